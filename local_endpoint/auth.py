@@ -1,0 +1,121 @@
+"""AWS Signature Version 4 verification with botocore's own signer.
+
+The server recomputes the signature for the headers the client says it signed,
+using :class:`botocore.auth.SigV4Auth`, so a client the real service accepts is
+accepted here and vice versa. Refusals carry the error codes AWS uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+
+from botocore.auth import SIGV4_TIMESTAMP, UNSIGNED_PAYLOAD, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from local_endpoint.protocol import ServiceError
+
+_AUTH_RE = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
+)
+
+
+def _forbidden(code: str, message: str) -> ServiceError:
+    return ServiceError(code, 403, message)
+
+
+class _SignedHeadersOnly(SigV4Auth):
+    """SigV4Auth restricted to the headers listed in the request's SignedHeaders."""
+
+    def __init__(self, credentials: Credentials, service: str, region: str, signed: list[str]) -> None:
+        super().__init__(credentials, service, region)
+        self._signed = signed
+
+    def headers_to_sign(self, request: AWSRequest):  # type: ignore[no-untyped-def]
+        headers = super().headers_to_sign(request)
+        for name in list(headers.keys()):
+            if name not in self._signed:
+                del headers[name]
+        return headers
+
+
+class SigV4Verifier:
+    def __init__(self, credentials: Mapping[str, str], signing_name: str, max_skew_seconds: float) -> None:
+        self._secrets = dict(credentials)
+        self._signing_name = signing_name
+        self._max_skew = dt.timedelta(seconds=max_skew_seconds)
+
+    def verify(
+        self,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        now: dt.datetime | None = None,
+    ) -> str:
+        """Return the caller's access key id, or raise the 403 the service would send."""
+        header_list = [(k.lower(), v) for k, v in headers]
+        lookup = dict(header_list)
+        authorization = lookup.get("authorization")
+        if not authorization:
+            raise _forbidden("MissingAuthenticationTokenException", "Missing Authentication Token")
+        match = _AUTH_RE.match(authorization)
+        if not match:
+            raise _forbidden(
+                "IncompleteSignatureException",
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
+            )
+        scope = match["cred"].split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise _forbidden("IncompleteSignatureException", "Credential scope is malformed.")
+        access_key, scope_date, region, service, _ = scope
+        secret = self._secrets.get(access_key)
+        if secret is None:
+            raise _forbidden("UnrecognizedClientException", "The security token included in the request is invalid.")
+        if service != self._signing_name:
+            raise _forbidden(
+                "InvalidSignatureException",
+                f"Credential should be scoped to correct service: '{self._signing_name}'.",
+            )
+        amz_date = lookup.get("x-amz-date", "")
+        try:
+            signed_at = dt.datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise _forbidden("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.") from None
+        if scope_date != amz_date[:8]:
+            raise _forbidden("InvalidSignatureException", "Credential scope date does not match X-Amz-Date.")
+        now = now or dt.datetime.now(dt.timezone.utc)
+        if abs(now - signed_at) > self._max_skew:
+            fmt = SIGV4_TIMESTAMP
+            raise _forbidden(
+                "InvalidSignatureException",
+                f"Signature expired: {amz_date} is now earlier than "
+                f"{(now - self._max_skew).strftime(fmt)} ({now.strftime(fmt)} - 5 min.)"
+                if signed_at < now
+                else f"Signature not yet current: {amz_date} is still later than "
+                f"{(now + self._max_skew).strftime(fmt)} ({now.strftime(fmt)} + 5 min.)",
+            )
+        signed = match["signed"].split(";")
+        declared_hash = lookup.get("x-amz-content-sha256")
+        if declared_hash not in (None, UNSIGNED_PAYLOAD) and declared_hash != hashlib.sha256(body).hexdigest():
+            raise _forbidden("InvalidSignatureException", "The provided x-amz-content-sha256 header does not match the body.")
+        request = AWSRequest(
+            method=method,
+            url=url,
+            headers={k: v for k, v in header_list if k in signed},
+            data=body,
+        )
+        request.context["timestamp"] = amz_date
+        signer = _SignedHeadersOnly(Credentials(access_key, secret), service, region, signed)
+        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        if not hmac.compare_digest(expected, match["sig"]):
+            raise _forbidden(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            )
+        return access_key

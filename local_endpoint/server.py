@@ -1,0 +1,406 @@
+"""The SageMaker-Runtime-compatible HTTP server, on aiohttp.
+
+One handler implements ``POST /endpoints/{EndpointName}/invocations``: authenticate,
+validate against the service model, inject configured faults, route to a
+variant / model / component / container, call the model within the container
+timeout, and answer with the headers the real service sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from local_endpoint.auth import SigV4Verifier
+from local_endpoint.capture import CaptureWriter, capture_record
+from local_endpoint.config import DemoModelSpec, Endpoint, ServerConfig, UpstreamModelSpec, Variant, default_config
+from local_endpoint.faults import FaultInjector
+from local_endpoint.models import (
+    DemoModel,
+    Invocation,
+    Model,
+    ModelFailure,
+    ModelOutput,
+    UpstreamContainer,
+    drop_last_prediction,
+)
+from local_endpoint.protocol import (
+    SIMPLE_ERRORS,
+    ServiceError,
+    contract,
+    model_error,
+    simple_error,
+    validation_error,
+)
+from local_endpoint.sessions import Session, SessionStore, new_session_header
+
+log = logging.getLogger("local_endpoint")
+
+_PRE_MODEL_FAULTS = frozenset(SIMPLE_ERRORS) | {"model_error", "connection_reset", "stall"}
+
+
+def build_model(spec: DemoModelSpec | UpstreamModelSpec, timeout_seconds: float) -> Model:
+    if isinstance(spec, UpstreamModelSpec):
+        return UpstreamContainer(spec.url, timeout_seconds)
+    return DemoModel(bias=spec.bias, scale=spec.scale)
+
+
+class EndpointRuntime:
+    """Live state of one configured endpoint: models, fault streams, sessions, capture."""
+
+    def __init__(self, spec: Endpoint, timeout_seconds: float) -> None:
+        self.spec = spec
+        self.faults = FaultInjector(spec.faults)
+        self.variants = {v.name: v for v in spec.variants}
+        self.variant_faults = {v.name: FaultInjector(v.faults) for v in spec.variants}
+        self.variant_models = {v.name: build_model(v.model, timeout_seconds) for v in spec.variants}
+        mme = spec.multi_model
+        self.target_models = {n: build_model(m, timeout_seconds) for n, m in (mme.models.items() if mme else [])}
+        self.first_use: dict[str, float] = {}
+        self.components = {n: build_model(m, timeout_seconds) for n, m in spec.inference_components.items()}
+        self.containers = {n: build_model(m, timeout_seconds) for n, m in spec.containers.items()}
+        self.capture = CaptureWriter(spec.data_capture.destination, spec.name) if spec.data_capture else None
+
+    def all_models(self) -> list[Model]:
+        return [*self.variant_models.values(), *self.target_models.values(), *self.components.values(), *self.containers.values()]
+
+    def pick_variant(self, target: str | None) -> Variant:
+        if target is not None:
+            variant = self.variants.get(target)
+            if variant is None:
+                raise validation_error(f"The variant {target} does not exist for endpoint {self.spec.name}.")
+            return variant
+        weights = [v.weight for v in self.spec.variants]
+        return self.spec.variants[self.faults.choose(weights)]
+
+    def pick_model(self, variant: Variant, target_model: str | None, component: str | None, container: str | None) -> Model:
+        if target_model is not None:
+            return self._target_model(target_model)
+        if self.spec.multi_model is not None:
+            raise validation_error("TargetModel is required for a multi-model endpoint.")
+        if self.components:
+            if component is None:
+                raise validation_error("InferenceComponentName is required for an endpoint with inference components.")
+            if component not in self.components:
+                raise validation_error(f"Inference component {component} not found on endpoint {self.spec.name}.")
+            return self.components[component]
+        if component is not None:
+            raise validation_error(f"Endpoint {self.spec.name} has no inference components.")
+        if container is not None:
+            if container not in self.containers:
+                raise validation_error(
+                    f"TargetContainerHostname {container} is not a container of endpoint {self.spec.name} "
+                    "in direct invocation mode."
+                )
+            return self.containers[container]
+        return self.variant_models[variant.name]
+
+    def _target_model(self, name: str) -> Model:
+        mme = self.spec.multi_model
+        if mme is None:
+            raise validation_error(f"Endpoint {self.spec.name} is not a multi-model endpoint. TargetModel is not supported.")
+        model = self.target_models.get(name)
+        if model is None:
+            raise validation_error(f"Failed to load model {name}: it is not in the model artifacts of endpoint {self.spec.name}.")
+        first = self.first_use.setdefault(name, time.monotonic())
+        if time.monotonic() - first < mme.load_seconds:
+            raise ServiceError("ModelNotReadyException", 429, f"Model {name} is loading; retry later.")
+        return model
+
+
+@dataclass
+class _Headers:
+    content_type: str
+    accept: str | None
+    custom_attributes: str | None
+    target_model: str | None
+    target_variant: str | None
+    target_container: str | None
+    inference_id: str | None
+    enable_explanations: str | None
+    component: str | None
+    session_id: str | None
+
+
+def _reset_connection(request: web.Request) -> None:
+    """Abort the TCP connection with an RST, as a dropped load balancer connection looks."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class LocalSageMakerRuntime:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.contract = contract()
+        self.verifier = SigV4Verifier(
+            {c.access_key_id: c.secret_access_key for c in config.credentials},
+            self.contract.signing_name,
+            config.max_clock_skew_seconds,
+        )
+        self.endpoints = {e.name: EndpointRuntime(e, config.model_timeout_seconds) for e in config.endpoints}
+        self.sessions = SessionStore()
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.contract.body_max * 2)
+        app.router.add_post("/endpoints/{name}/invocations", self.handle_invoke)
+        app.router.add_get("/ping", self.handle_ping)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _cleanup(self, _app: web.Application) -> None:
+        for runtime in self.endpoints.values():
+            for model in runtime.all_models():
+                await model.close()
+            if runtime.capture:
+                runtime.capture.close()
+
+    async def handle_ping(self, _request: web.Request) -> web.Response:
+        return web.Response(text="healthy")
+
+    async def handle_invoke(self, request: web.Request) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            return await self._invoke(request, request_id)
+        except ServiceError as err:
+            if err.status >= 500 or err.code == "ThrottlingException":
+                log.debug("invoke %s -> %s", request_id, err.code)
+            return err.response(request_id)
+        except Exception:  # a bug here must still answer like the service, not drop the connection
+            log.exception("invoke %s failed inside the local endpoint", request_id)
+            return simple_error("internal_failure").response(request_id)
+
+    def _validated_headers(self, request: web.Request) -> _Headers:
+        values: dict[str, str | None] = {}
+        for rule in self.contract.headers:
+            value = request.headers.get(rule.header)
+            if value is not None:
+                problem = rule.problem(value)
+                if problem:
+                    raise validation_error(f"1 validation error detected: {problem}")
+            values[rule.member] = value
+        return _Headers(
+            content_type=values.get("ContentType") or "application/octet-stream",
+            accept=values.get("Accept"),
+            custom_attributes=values.get("CustomAttributes"),
+            target_model=values.get("TargetModel"),
+            target_variant=values.get("TargetVariant"),
+            target_container=values.get("TargetContainerHostname"),
+            inference_id=values.get("InferenceId"),
+            enable_explanations=values.get("EnableExplanations"),
+            component=values.get("InferenceComponentName"),
+            session_id=values.get("SessionId"),
+        )
+
+    async def _invoke(self, request: web.Request, request_id: str) -> web.StreamResponse:
+        body = await request.read()
+        headers = self._validated_headers(request)
+        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        self.verifier.verify(request.method, url, request.headers.items(), body)
+        name = request.match_info["name"]
+        problem = self.contract.endpoint_name.problem(name)
+        if problem:
+            raise validation_error(f"1 validation error detected: {problem}")
+        runtime = self.endpoints.get(name)
+        if runtime is None:
+            raise validation_error(f"Endpoint {name} of account 000000000000 not found.")
+        if len(body) > self.contract.body_max:
+            raise validation_error(
+                f"Request body of {len(body)} bytes exceeds the maximum payload size of {self.contract.body_max} bytes."
+            )
+        session = self._session(runtime, headers)
+        variant = runtime.variants[session.variant] if session else runtime.pick_variant(headers.target_variant)
+        injectors = (runtime.faults, runtime.variant_faults[variant.name])
+        acquired: list[FaultInjector] = []
+        try:
+            for injector in injectors:
+                if not injector.capacity.try_acquire():
+                    raise simple_error("throttling")
+                acquired.append(injector)
+            fault = next((f for f in (i.draw_fault() for i in injectors) if f), None)
+            if fault in _PRE_MODEL_FAULTS:
+                return await self._pre_model_fault(request, fault, runtime)
+            instance = session.instance if session else runtime.faults.randrange(variant.instances)
+            model = runtime.pick_model(variant, headers.target_model, headers.component, headers.target_container)
+            latency = sum(i.latency_seconds() for i in injectors)
+            output = await self._call_model(model, runtime, body, headers, f"{variant.name}/{instance}", latency)
+        finally:
+            for injector in acquired:
+                injector.capacity.release()
+        return self._respond(request_id, runtime, variant, instance, headers, body, output, fault)
+
+    def _session(self, runtime: EndpointRuntime, headers: _Headers) -> Session | None:
+        if headers.session_id is None or headers.session_id == "NEW_SESSION":
+            return None
+        return self.sessions.get(runtime.spec.name, headers.session_id)
+
+    async def _pre_model_fault(self, request: web.Request, fault: str, runtime: EndpointRuntime) -> web.StreamResponse:
+        if fault == "connection_reset":
+            _reset_connection(request)
+            return web.Response(status=500)
+        if fault == "stall":
+            await asyncio.sleep(runtime.spec.faults.stall_seconds)
+            raise simple_error("internal_failure")
+        if fault == "model_error":
+            status = runtime.spec.faults.model_error_status
+            raise model_error(status, f"Injected model failure ({status})", runtime.spec.name)
+        raise simple_error(fault)
+
+    async def _call_model(
+        self, model: Model, runtime: EndpointRuntime, body: bytes, headers: _Headers, instance: str, latency: float
+    ) -> ModelOutput:
+        invocation = Invocation(
+            body=body,
+            content_type=headers.content_type,
+            accept=headers.accept,
+            custom_attributes=headers.custom_attributes,
+            enable_explanations=headers.enable_explanations,
+            inference_id=headers.inference_id,
+            session_id=headers.session_id,
+            instance=instance,
+        )
+
+        async def run() -> ModelOutput:
+            if latency > 0:
+                await asyncio.sleep(latency)
+            return await model.invoke(invocation)
+
+        try:
+            return await asyncio.wait_for(run(), timeout=self.config.model_timeout_seconds)
+        except asyncio.TimeoutError:
+            raise model_error(
+                0,
+                "Your invocation timed out while waiting for a response from container primary. "
+                "Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.",
+                runtime.spec.name,
+            ) from None
+        except ModelFailure as failure:
+            raise model_error(failure.status, failure.message, runtime.spec.name) from None
+
+    def _respond(
+        self,
+        request_id: str,
+        runtime: EndpointRuntime,
+        variant: Variant,
+        instance: int,
+        headers: _Headers,
+        request_body: bytes,
+        output: ModelOutput,
+        fault: str | None,
+    ) -> web.Response:
+        names = self.contract.response_headers
+        body = output.body
+        if fault == "malformed_body":
+            body = b"\x00\x01 this is not a valid model response {"
+        elif fault == "count_mismatch":
+            body = drop_last_prediction(body, output.content_type)
+        response_headers = {
+            names["ContentType"]: output.content_type,
+            names["InvokedProductionVariant"]: variant.name,
+            "x-amzn-RequestId": request_id,
+        }
+        if output.custom_attributes is not None:
+            response_headers[names["CustomAttributes"]] = output.custom_attributes
+        if headers.session_id == "NEW_SESSION":
+            session = self.sessions.open(runtime.spec.name, variant.name, instance, runtime.spec.session_ttl_seconds)
+            response_headers[names["NewSessionId"]] = new_session_header(session)
+        if output.closed_session_id is not None:
+            self.sessions.close(output.closed_session_id)
+            response_headers[names["ClosedSessionId"]] = output.closed_session_id
+        capture = runtime.capture
+        if capture is not None and runtime.faults.sample(runtime.spec.data_capture.sampling_percentage):  # type: ignore[union-attr]
+            now = dt.datetime.now(dt.timezone.utc)
+            record = capture_record(request_body, headers.content_type, body, output.content_type, headers.inference_id, now)
+            capture.write(variant.name, record, now)
+        return web.Response(body=body, headers=response_headers)
+
+
+class LocalEndpoint:
+    """Run the server on a background event loop; for tests and in-process use.
+
+    ``with LocalEndpoint(config) as ep: ep.url`` -- listens on 127.0.0.1 and a free
+    port unless told otherwise.
+    """
+
+    def __init__(self, config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or default_config()
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalEndpoint:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                self._runner, self.port = loop.run_until_complete(start_site(self.config, self.host, self.port))
+            except BaseException as exc:  # reported to the starting thread
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="local-sagemaker-endpoint", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop = None
+
+    def __enter__(self) -> LocalEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def start_site(config: ServerConfig, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(LocalSageMakerRuntime(config).app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return runner, int(bound)
+
+
+@contextlib.contextmanager
+def running(config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> Iterator[LocalEndpoint]:
+    endpoint = LocalEndpoint(config, host, port).start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()

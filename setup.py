@@ -1,0 +1,40 @@
+"""Packaging for sagemaker-beam-scoring.
+
+Dataflow stages this file with ``--setup_file``: workers install the same
+packages, so everything the pipeline imports at run time is listed here.
+"""
+
+from setuptools import find_packages, setup
+
+BEAM_VERSION = "2.70.0"  # must equal the Flink job-server / expansion-service jars (Makefile)
+
+setup(
+    name="sagemaker-beam-scoring",
+    version="0.1.0",
+    description="Apache Beam pipeline that scores records against Amazon SageMaker real-time endpoints",
+    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
+                                    "local_endpoint", "local_endpoint.*"]),
+    package_data={"pipelines": ["py.typed"], "transforms": ["py.typed"], "local_endpoint": ["py.typed"]},
+    python_requires=">=3.10",
+    install_requires=[
+        f"apache-beam=={BEAM_VERSION}",
+        "boto3>=1.34,<2",
+        "pyarrow>=14",
+        "tenacity>=8.2,<10",
+        "pydantic>=2.6,<3",
+        "pyyaml>=6",
+        "aiohttp>=3.9,<4",
+    ],
+    extras_require={
+        "kafka": ["confluent-kafka>=2.3,<3"],
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-PyYAML",
+            "confluent-kafka>=2.3,<3",
+        ],
+    },
+    entry_points={"console_scripts": ["smscore=pipelines.cli:main"]},
+)

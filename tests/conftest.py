@@ -1,0 +1,46 @@
+"""Shared fixtures: the local endpoint over real HTTP and boto3 clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from local_endpoint import LocalEndpoint, ServerConfig
+
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def make_client(url: str, **overrides: object):  # type: ignore[no-untyped-def]
+    """A real boto3 sagemaker-runtime client with botocore's own retries off."""
+    params: dict[str, object] = {"region_name": "us-east-1", **CREDENTIALS}
+    params.update(overrides)
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=70, connect_timeout=5),
+        **params,
+    )
+
+
+@pytest.fixture
+def endpoint_factory() -> Iterator[Callable[[ServerConfig | dict | None], LocalEndpoint]]:
+    started: list[LocalEndpoint] = []
+
+    def start(config: ServerConfig | dict | None = None) -> LocalEndpoint:
+        if isinstance(config, dict):
+            config = ServerConfig.model_validate(config)
+        ep = LocalEndpoint(config).start()
+        started.append(ep)
+        return ep
+
+    yield start
+    for ep in started:
+        ep.stop()
+
+
+@pytest.fixture
+def default_endpoint(endpoint_factory) -> LocalEndpoint:  # type: ignore[no-untyped-def]
+    return endpoint_factory(None)

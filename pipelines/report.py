@@ -1,0 +1,38 @@
+"""The end-of-run summary and the JSON report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def render_summary(report: dict[str, Any], elapsed_s: float) -> str:
+    records = report["records_in"]
+    lines = [
+        f"Scored {records:,} records against {report['endpoint']} in {elapsed_s:.1f}s "
+        f"({records / max(elapsed_s, 1e-9):,.0f} records/s, {report['strategy']})",
+        f"  predictions   {report['predictions_out']:>12,}",
+        f"  dead letters  {report['dead_letters_out']:>12,}"
+        + (f"   {report['dead_letters_by_class']}" if report["dead_letters_out"] else ""),
+        f"  accounted     {'yes' if report['accounted'] else 'NO: records are missing'}"
+        f" (records_in = predictions_out + dead_letters_out)",
+        f"  requests      {report['requests']:>12,}   retries {report['retries']:,}   throttles {report['throttles']:,}",
+    ]
+    if report["errors"]:
+        lines.append(f"  errors seen   {report['errors']}")
+    for name, v in report["variants"].items():
+        lat = v["latency_ms"]
+        lines.append(f"  variant {name:<14} {v['records']:>10,} records   latency p50 {lat['p50']} ms  "
+                     f"p95 {lat['p95']} ms  p99 {lat['p99']} ms")
+    for label, path in report.get("outputs", {}).items():
+        lines.append(f"  {label:<13} {path}")
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], path: str) -> None:
+    import os
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=2)
+        fh.write("\n")

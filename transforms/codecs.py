@@ -1,0 +1,132 @@
+"""Request serializers and response parsers, vectorised over Arrow batches.
+
+A batch is encoded once into one buffer with per-record offsets; a request body
+is a slice of it, and a record's own payload (for its dead letter) is only cut
+out when needed. No per-row Python objects on the happy path for CSV.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from transforms.errors import BadResponse
+from transforms.settings import InvokeSettings
+
+_NEWLINE = ord("\n")
+
+
+@dataclass(frozen=True)
+class EncodedRecords:
+    """Records laid end to end: record ``i`` is ``buffer[offsets[i]:offsets[i + 1]]``."""
+
+    buffer: bytes
+    offsets: np.ndarray  # int64, len = records + 1
+    prefix: bytes = b""
+    suffix: bytes = b""
+    trim: int = 0  # bytes dropped from the end of a joined slice (a trailing separator)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def body(self, start: int, stop: int) -> bytes:
+        end = int(self.offsets[stop]) - self.trim
+        return self.prefix + self.buffer[int(self.offsets[start]) : end] + self.suffix
+
+    def body_size(self, start: int, stop: int) -> int:
+        return int(self.offsets[stop] - self.offsets[start]) - self.trim + len(self.prefix) + len(self.suffix)
+
+    def record(self, i: int) -> bytes:
+        """One record alone, as it would be sent in a single-record request."""
+        return self.body(i, i + 1)
+
+
+def _line_offsets(buffer: bytes, expected: int) -> np.ndarray:
+    ends = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == _NEWLINE) + 1
+    if len(ends) != expected:
+        raise ValueError(f"encoded {len(ends)} lines for {expected} records; a feature value contains a newline")
+    return np.concatenate(([0], ends)).astype(np.int64)
+
+
+def _csv_lines(table: pa.Table) -> bytes:
+    out = io.BytesIO()
+    pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return out.getvalue()
+
+
+def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
+    """Encode every record of ``table`` with the configured serializer."""
+    n = table.num_rows
+    if settings.serializer == "raw":
+        return _encode_raw(table.column(settings.raw_column))
+    features = table.select(settings.feature_columns)
+    csv = _csv_lines(features) if n else b""
+    if settings.serializer == "csv":
+        return EncodedRecords(csv, _line_offsets(csv, n))
+    rows = csv.split(b"\n")[:-1] if n else []
+    if settings.serializer == "json":
+        buffer = b"".join(b"[" + r + b"]," for r in rows)
+        return EncodedRecords(buffer, _cumulative([len(r) + 3 for r in rows]), b'{"instances": [', b"]}", trim=1)
+    buffer = b"".join(b"[" + r + b"]\n" for r in rows)
+    return EncodedRecords(buffer, _cumulative([len(r) + 3 for r in rows]))
+
+
+def _cumulative(lengths: list[int]) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(np.asarray(lengths, dtype=np.int64)))).astype(np.int64)
+
+
+def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
+    values = column.combine_chunks()
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = values.cast(pa.binary() if pa.types.is_string(values.type) else pa.large_binary())
+    if values.null_count:
+        values = pc.fill_null(values, b"")
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    joined = b"".join(v + b"\n" for v in values.to_pylist())
+    return EncodedRecords(joined, _cumulative(lengths.tolist()), trim=1)
+
+
+def media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def parse_predictions(body: bytes, content_type: str | None, expected: int, settings: InvokeSettings) -> pa.Array:
+    """Parse a response into exactly ``expected`` predictions, or raise :class:`BadResponse`."""
+    kind = media_type(content_type) or media_type(settings.accept)
+    try:
+        if kind == "text/csv":
+            values: list[object] = body.decode("utf-8").splitlines()
+        elif kind == "application/json":
+            doc = json.loads(body)
+            values = doc["predictions"] if isinstance(doc, dict) and "predictions" in doc else doc
+            if not isinstance(values, list):
+                raise ValueError("no list of predictions")
+        elif kind in ("application/jsonlines", "application/x-ndjson"):
+            values = [json.loads(line) for line in body.splitlines() if line.strip()]
+        else:
+            values = [body.decode("utf-8")] if expected == 1 else body.decode("utf-8").splitlines()
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise BadResponse("UnparsableResponse", f"cannot parse {kind or 'unknown'} response: {type(exc).__name__}") from None
+    if len(values) != expected:
+        raise BadResponse("CountMismatch", f"response has {len(values)} predictions for {expected} records")
+    if settings.prediction_field is not None:
+        try:
+            values = [v[settings.prediction_field] for v in values]  # type: ignore[index]
+        except (KeyError, TypeError, IndexError):
+            raise BadResponse("MissingPredictionField", f"predictions lack field {settings.prediction_field!r}") from None
+    return _typed(values, settings.prediction_type)
+
+
+def _typed(values: list[object], prediction_type: str) -> pa.Array:
+    if prediction_type == "float64":
+        try:
+            return pa.array(np.asarray(values, dtype=np.float64))
+        except (ValueError, TypeError):
+            raise BadResponse("NonNumericPrediction", "a prediction is not a number (set prediction_type: string)") from None
+    return pa.array([v if isinstance(v, str) else json.dumps(v) for v in values], pa.string())

@@ -1,0 +1,181 @@
+"""The invoke transform: Arrow batches in; prediction, dead-letter and stats outputs out.
+
+The DoFn is thin: the client, thread pool and scorer are built in ``setup()`` on
+the worker (never pickled), requests of several batches are in flight at once,
+and everything that decides anything lives in :mod:`transforms.scoring`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.utils.windowed_value import WindowedValue
+
+from transforms.concurrency import AdaptiveLimiter
+from transforms.progress import ProgressSender
+from transforms.scoring import BatchScorer, EndpointInvoker, ScoredPart, make_client
+from transforms.settings import EndpointSettings, InvokeSettings
+from transforms.stats import RunStats
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS = "predictions"
+DEAD_LETTERS = "dead_letters"
+STATS = "stats"
+NAMESPACE = "smscore"
+
+
+class _Metrics:
+    """Beam metrics mirroring RunStats, for runner UIs (Flink, Dataflow)."""
+
+    def __init__(self) -> None:
+        self.records = Metrics.counter(NAMESPACE, "records")
+        self.predictions = Metrics.counter(NAMESPACE, "predictions")
+        self.dead_letters = Metrics.counter(NAMESPACE, "dead_letters")
+        self.requests = Metrics.counter(NAMESPACE, "requests")
+        self.retries = Metrics.counter(NAMESPACE, "retries")
+        self.throttles = Metrics.counter(NAMESPACE, "throttles")
+        self.latency = Metrics.distribution(NAMESPACE, "latency_ms")
+
+    def record(self, stats: RunStats) -> None:
+        self.records.inc(stats.records_in)
+        self.predictions.inc(stats.predictions_out)
+        self.dead_letters.inc(stats.dead_letters_out)
+        self.requests.inc(stats.requests)
+        self.retries.inc(stats.retries)
+        self.throttles.inc(stats.throttles)
+        for error_class, count in stats.errors.items():
+            Metrics.counter(NAMESPACE, f"errors_{error_class}").inc(count)
+        for variant, v in stats.variants.items():
+            Metrics.counter(NAMESPACE, f"records_variant_{variant}").inc(v.records)
+            p50 = v.percentile(0.5)
+            if p50 is not None:
+                self.latency.update(int(p50))
+
+
+class _InvokeEndpointFn(beam.DoFn):
+    def __init__(
+        self,
+        endpoint: EndpointSettings,
+        settings: InvokeSettings,
+        key_columns: list[str],
+        prediction_schema: pa.Schema,
+        dead_letter_schema: pa.Schema,
+        progress_address: str | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self.key_columns = key_columns
+        self.prediction_schema = prediction_schema
+        self.dead_letter_schema = dead_letter_schema
+        self.progress_address = progress_address
+        self._client: Any = None
+
+    def setup(self) -> None:
+        concurrency = self.settings.concurrency
+        self._client = make_client(self.endpoint, concurrency)
+        limiter = AdaptiveLimiter(concurrency, self.settings.adaptive_concurrency)
+        invoker = EndpointInvoker(self._client, self.endpoint, self.settings, limiter)
+        self._scorer = BatchScorer(invoker, self.settings, self.key_columns, self.prediction_schema,
+                                   self.dead_letter_schema)
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invoke")
+        self._progress = ProgressSender(self.progress_address)
+        self._metrics = _Metrics()
+        self._max_pending = 4 * concurrency
+
+    def start_bundle(self) -> None:
+        self._pending: collections.deque[tuple[list[Future[ScoredPart]], Any, Any]] = collections.deque()
+
+    def process(self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+        plan = self._scorer.plan(table)
+        futures = [self._pool.submit(self._scorer.score_range, plan, a, b) for a, b in plan.ranges]
+        self._pending.append((futures, window, timestamp))
+        yield from self._drain(block=False)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._drain(block=True)
+
+    def _drain(self, block: bool) -> Iterator[Any]:
+        """Emit finished batches in arrival order; wait when too many requests are queued."""
+        while self._pending:
+            futures, window, timestamp = self._pending[0]
+            queued = sum(len(f) for f, _, _ in self._pending)
+            if not (block or queued > self._max_pending or all(f.done() for f in futures)):
+                return
+            wait(futures)
+            self._pending.popleft()
+            yield from self._emit([f.result() for f in futures], window, timestamp)
+
+    def _emit(self, parts: list[ScoredPart], window: Any, timestamp: Any) -> Iterator[Any]:
+        stats = RunStats()
+        predictions: list[pa.Table] = []
+        dead_letters: list[pa.Table] = []
+        for part in parts:
+            stats.merge(part.stats)
+            predictions += part.predictions
+            dead_letters += part.dead_letters
+        self._metrics.record(stats)
+        self._progress.send(stats.records_in)
+        if predictions:
+            table = pa.concat_tables(predictions)
+            yield TaggedOutput(PREDICTIONS, WindowedValue(table, timestamp, [window]))
+        if dead_letters:
+            table = pa.concat_tables(dead_letters)
+            yield TaggedOutput(DEAD_LETTERS, WindowedValue(table, timestamp, [window]))
+        yield TaggedOutput(STATS, WindowedValue(stats, timestamp, [window]))
+
+    def teardown(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._client = None
+
+
+class InvokeEndpoint(beam.PTransform):
+    """PCollection[pa.Table] -> tagged ``predictions``, ``dead_letters`` (pa.Table) and ``stats`` (RunStats).
+
+    Every input record appears in exactly one prediction or dead-letter row.
+    """
+
+    def __init__(
+        self,
+        endpoint: EndpointSettings,
+        settings: InvokeSettings,
+        key_columns: list[str],
+        prediction_schema: pa.Schema,
+        dead_letter_schema: pa.Schema,
+        progress_address: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._fn = _InvokeEndpointFn(endpoint, settings, key_columns, prediction_schema, dead_letter_schema,
+                                     progress_address)
+
+    def expand(self, tables: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS)
+
+
+class MergeStats(beam.CombineFn):
+    """Combine per-batch RunStats into the run's totals."""
+
+    def create_accumulator(self) -> RunStats:
+        return RunStats()
+
+    def add_input(self, acc: RunStats, stats: RunStats) -> RunStats:
+        return acc.merge(stats)
+
+    def merge_accumulators(self, accs: Any) -> RunStats:
+        total = RunStats()
+        for acc in accs:
+            total.merge(acc)
+        return total
+
+    def extract_output(self, acc: RunStats) -> RunStats:
+        return acc

@@ -1,0 +1,240 @@
+"""Scoring without Beam: plan requests over an Arrow batch, invoke, bisect failures, build rows.
+
+:class:`BatchScorer` is what the invoke DoFn runs; it is tested directly against
+the local endpoint, with no runner in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import numpy as np
+import pyarrow as pa
+from botocore.config import Config
+
+from transforms.codecs import EncodedRecords, encode, parse_predictions
+from transforms.concurrency import AdaptiveLimiter
+from transforms.errors import ErrorInfo
+from transforms.ids import batch_id, record_ids
+from transforms.outputs import ResponseMeta, dead_letter_rows, prediction_rows
+from transforms.retry import InvokeFailed, RetryPolicy
+from transforms.settings import EndpointSettings, InvokeSettings
+from transforms.stats import RunStats
+
+_JOB_FIELDS = {
+    "CustomAttributes": "custom_attributes",
+    "TargetModel": "target_model",
+    "TargetVariant": "target_variant",
+    "TargetContainerHostname": "target_container_hostname",
+    "EnableExplanations": "enable_explanations",
+    "InferenceComponentName": "inference_component_name",
+    "SessionId": "session_id",
+}
+
+
+def make_client(endpoint: EndpointSettings, concurrency: int) -> Any:
+    """One client per worker: botocore's retries off (our policy decides), pool sized to concurrency."""
+    return boto3.session.Session().client(
+        "sagemaker-runtime",
+        region_name=endpoint.region,
+        endpoint_url=endpoint.endpoint_url,
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=concurrency,
+            connect_timeout=endpoint.connect_timeout_seconds,
+            read_timeout=endpoint.read_timeout_seconds,
+            tcp_keepalive=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Scored:
+    predictions: pa.Array
+    meta: ResponseMeta
+
+
+class EndpointInvoker:
+    """One InvokeEndpoint call under the retry policy and the adaptive concurrency limit."""
+
+    def __init__(
+        self,
+        client: Any,
+        endpoint: EndpointSettings,
+        settings: InvokeSettings,
+        limiter: AdaptiveLimiter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self.settings = settings
+        self.limiter = limiter
+        self.policy = RetryPolicy(settings.retry, sleep=sleep)
+        fields = settings.fields
+        self._base: dict[str, str] = {"EndpointName": endpoint.name, "ContentType": settings.content_type,
+                                      "Accept": settings.accept}
+        self._base.update({p: getattr(fields, a) for p, a in _JOB_FIELDS.items() if getattr(fields, a) is not None})
+
+    def invoke(self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats) -> Scored:
+        params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
+        timing = {"latency_ms": 0.0}
+
+        def attempt() -> Scored:
+            with self.limiter:
+                start = time.perf_counter()
+                response = self.client.invoke_endpoint(**params)
+                payload = response["Body"].read()
+                timing["latency_ms"] = (time.perf_counter() - start) * 1000.0
+            self.limiter.on_success()
+            predictions = parse_predictions(payload, response.get("ContentType"), expected, self.settings)
+            return Scored(predictions, ResponseMeta(
+                variant=response.get("InvokedProductionVariant"),
+                content_type=response.get("ContentType"),
+                custom_attributes=response.get("CustomAttributes"),
+                new_session_id=response.get("NewSessionId"),
+                closed_session_id=response.get("ClosedSessionId"),
+                attempts=0,
+                latency_ms=round(timing["latency_ms"], 3),
+            ))
+
+        def on_error(info: ErrorInfo) -> None:
+            stats.errors[info.error_class] += 1
+            if info.throttle:
+                stats.throttles += 1
+                self.limiter.on_throttle()
+
+        try:
+            result = self.policy.call(attempt, on_error=on_error)
+        except InvokeFailed as failed:
+            stats.requests += failed.attempts
+            stats.retries += failed.attempts - 1
+            raise
+        stats.requests += result.attempts
+        stats.retries += result.attempts - 1
+        meta = result.value.meta
+        return Scored(result.value.predictions, ResponseMeta(**{**meta.__dict__, "attempts": result.attempts}))
+
+
+@dataclass
+class BatchPlan:
+    """A batch ready to invoke: its records encoded once, its ids, and its request ranges."""
+
+    table: pa.Table
+    passthrough: pa.Table
+    ids: pa.Array
+    encoded: EncodedRecords | None
+    ranges: list[tuple[int, int]]
+    encode_error: str | None = None
+
+
+@dataclass
+class ScoredPart:
+    predictions: list[pa.Table] = field(default_factory=list)
+    dead_letters: list[pa.Table] = field(default_factory=list)
+    stats: RunStats = field(default_factory=RunStats)
+
+
+class BatchScorer:
+    """Plans, invokes and assembles the outputs of one Arrow batch."""
+
+    def __init__(
+        self,
+        invoker: EndpointInvoker,
+        settings: InvokeSettings,
+        key_columns: list[str],
+        prediction_schema: pa.Schema,
+        dead_letter_schema: pa.Schema,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    ) -> None:
+        self.invoker = invoker
+        self.settings = settings
+        self.key_columns = settings.id_columns or key_columns
+        self.prediction_schema = prediction_schema
+        self.dead_letter_schema = dead_letter_schema
+        self.per_record = settings.fields.per_record_columns()
+        self.clock = clock
+
+    def plan(self, table: pa.Table) -> BatchPlan:
+        if self.per_record:
+            table = table.sort_by([(c, "ascending") for c in self.per_record.values()])
+        passthrough = table.select(self.settings.passthrough_columns)
+        ids = record_ids(table, self.key_columns, self.settings.id_namespace)
+        try:
+            encoded = encode(table, self.settings)
+        except (ValueError, pa.ArrowException) as exc:
+            return BatchPlan(table, passthrough, ids, None, [(0, table.num_rows)], f"cannot encode records: {exc}")
+        return BatchPlan(table, passthrough, ids, encoded, self._ranges(table, encoded))
+
+    def _ranges(self, table: pa.Table, encoded: EncodedRecords) -> list[tuple[int, int]]:
+        """Contiguous request ranges within max_records, max_payload_bytes and per-record field groups."""
+        limit = self.settings.max_payload_bytes - len(encoded.prefix) - len(encoded.suffix)
+        per_request = self.settings.records_per_request
+        ranges: list[tuple[int, int]] = []
+        for group_start, group_stop in self._groups(table):
+            start = group_start
+            while start < group_stop:
+                stop = min(start + per_request, group_stop)
+                fits = int(np.searchsorted(encoded.offsets, encoded.offsets[start] + limit + encoded.trim, side="right")) - 1
+                stop = max(start + 1, min(stop, fits))
+                ranges.append((start, stop))
+                start = stop
+        return ranges
+
+    def _groups(self, table: pa.Table) -> list[tuple[int, int]]:
+        n = table.num_rows
+        if not self.per_record or n == 0:
+            return [(0, n)]
+        keys = list(zip(*(table.column(c).to_pylist() for c in self.per_record.values()), strict=True))
+        bounds = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]] + [n]
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+    def score_range(self, plan: BatchPlan, start: int, stop: int) -> ScoredPart:
+        """Invoke one request; on a splittable failure bisect until the bad records are alone."""
+        part = ScoredPart()
+        part.stats.records_in += stop - start
+        if plan.encoded is None:
+            info = ErrorInfo("EncodeError", "EncodeError", plan.encode_error or "", retryable=False)
+            self._dead(part, plan, start, stop, info, 0)
+            return part
+        self._score(part, plan, start, stop)
+        return part
+
+    def _score(self, part: ScoredPart, plan: BatchPlan, start: int, stop: int) -> None:
+        assert plan.encoded is not None
+        ids = plan.ids.slice(start, stop - start)
+        request_id = ids[0].as_py() if stop - start == 1 else batch_id(ids.to_pylist(), self.settings.id_namespace)
+        overrides = {param: plan.table.column(col)[start].as_py() for param, col in self.per_record.items()}
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            scored = self.invoker.invoke(plan.encoded.body(start, stop), request_id, overrides, stop - start, part.stats)
+        except InvokeFailed as failed:
+            if failed.info.split and stop - start > 1:
+                mid = (start + stop) // 2
+                self._score(part, plan, start, mid)
+                self._score(part, plan, mid, stop)
+                return
+            self._dead(part, plan, start, stop, failed.info, failed.attempts)
+            return
+        n = stop - start
+        part.predictions.append(prediction_rows(
+            plan.passthrough.slice(start, n), ids, scored.predictions, scored.meta, self.invoker.endpoint.name,
+            self.prediction_schema, self.clock(),
+        ))
+        part.stats.predictions_out += n
+        part.stats.variant(scored.meta.variant).add(n, scored.meta.latency_ms)
+
+    def _dead(self, part: ScoredPart, plan: BatchPlan, start: int, stop: int, info: ErrorInfo, attempts: int) -> None:
+        n = stop - start
+        encoded = plan.encoded
+        payloads = [encoded.record(i) for i in range(start, stop)] if encoded else [b""] * n
+        part.dead_letters.append(dead_letter_rows(
+            plan.passthrough.slice(start, n), plan.ids.slice(start, n), payloads, info, attempts,
+            self.invoker.endpoint.name, self.dead_letter_schema, self.clock(),
+        ))
+        part.stats.dead_letters_out += n
+        part.stats.dead_letters_by_class[info.error_class] += n

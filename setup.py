@@ -12,8 +12,9 @@ setup(
     name="sagemaker-beam-scoring",
     version="0.1.0",
     description="Apache Beam pipeline that scores records against Amazon SageMaker real-time endpoints",
-    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
-                                    "local_endpoint", "local_endpoint.*"]),
+    packages=find_packages(
+        include=["pipelines", "pipelines.*", "transforms", "transforms.*", "local_endpoint", "local_endpoint.*"]
+    ),
     package_data={"pipelines": ["py.typed"], "transforms": ["py.typed"], "local_endpoint": ["py.typed"]},
     python_requires=">=3.10",
     install_requires=[

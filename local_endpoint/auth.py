@@ -35,7 +35,7 @@ class _SignedHeadersOnly(SigV4Auth):
         super().__init__(credentials, service, region)
         self._signed = signed
 
-    def headers_to_sign(self, request: AWSRequest):  # type: ignore[no-untyped-def]
+    def headers_to_sign(self, request: AWSRequest):
         headers = super().headers_to_sign(request)
         for name in list(headers.keys()):
             if name not in self._signed:
@@ -102,7 +102,9 @@ class SigV4Verifier:
         signed = match["signed"].split(";")
         declared_hash = lookup.get("x-amz-content-sha256")
         if declared_hash not in (None, UNSIGNED_PAYLOAD) and declared_hash != hashlib.sha256(body).hexdigest():
-            raise _forbidden("InvalidSignatureException", "The provided x-amz-content-sha256 header does not match the body.")
+            raise _forbidden(
+                "InvalidSignatureException", "The provided x-amz-content-sha256 header does not match the body."
+            )
         request = AWSRequest(
             method=method,
             url=url,

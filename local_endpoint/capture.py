@@ -39,8 +39,18 @@ def capture_record(
         metadata["inferenceId"] = inference_id
     return {
         "captureData": {
-            "endpointInput": {"observedContentType": request_type, "mode": "INPUT", "data": in_data, "encoding": in_enc},
-            "endpointOutput": {"observedContentType": response_type, "mode": "OUTPUT", "data": out_data, "encoding": out_enc},
+            "endpointInput": {
+                "observedContentType": request_type,
+                "mode": "INPUT",
+                "data": in_data,
+                "encoding": in_enc,
+            },
+            "endpointOutput": {
+                "observedContentType": response_type,
+                "mode": "OUTPUT",
+                "data": out_data,
+                "encoding": out_enc,
+            },
         },
         "eventMetadata": metadata,
         "eventVersion": "0",

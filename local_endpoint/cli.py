@@ -19,7 +19,9 @@ READY_PREFIX = "Local SageMaker Runtime endpoint listening on "
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="endpoint config YAML (default: built-in local-demo endpoint)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on, 0 for any free port (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on, 0 for any free port (default: %(default)s)"
+    )
 
 
 def serve(config: ServerConfig, host: str, port: int) -> None:
@@ -57,7 +59,7 @@ def endpoint_process(config_path: str | None = None, host: str = "127.0.0.1", po
         if not line.startswith(READY_PREFIX):
             proc.wait(timeout=10)
             raise RuntimeError(f"local endpoint did not start (exit {proc.returncode}): {line.strip()}")
-        yield line[len(READY_PREFIX):].split()[0]
+        yield line[len(READY_PREFIX) :].split()[0]
     finally:
         proc.terminate()
         try:

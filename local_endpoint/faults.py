@@ -16,7 +16,9 @@ class Capacity:
     keeps under ``max_rps`` on average is never throttled.
     """
 
-    def __init__(self, max_concurrent: int | None, max_rps: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_concurrent: int | None, max_rps: float | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_concurrent = max_concurrent
         self.max_rps = max_rps
         self._clock = clock

@@ -98,8 +98,12 @@ class DemoModel:
         if _is_session_control(inv.body, content_type):
             return _session_control_answer(inv)
         features = parse_features(inv.body, content_type)
+        if not np.isfinite(features).all():
+            raise ModelFailure(400, "Features must be finite numbers")
         scores, contributions = self.score(features)
-        body = render_scores(scores, accept, contributions if _explanations_requested(inv.enable_explanations) else None)
+        body = render_scores(
+            scores, accept, contributions if _explanations_requested(inv.enable_explanations) else None
+        )
         return ModelOutput(body=body, content_type=accept, custom_attributes=_echo_attributes(inv))
 
     async def close(self) -> None:

@@ -52,7 +52,10 @@ class FieldRule:
         if self.max_len is not None and len(value) > self.max_len:
             return f"Value for {self.member} must have length less than or equal to {self.max_len}"
         if self.pattern is not None and not self.pattern.fullmatch(value):
-            return f"Value '{value[:80]}' at '{self.member}' failed to satisfy constraint: Member must satisfy regular expression pattern"
+            return (
+                f"Value '{value[:80]}' at '{self.member}' failed to satisfy constraint: "
+                "Member must satisfy regular expression pattern"
+            )
         return None
 
 
@@ -88,9 +91,7 @@ def contract() -> Contract:
     op = model.operation_model(OPERATION)
     members = op.input_shape.members
     headers = tuple(
-        _rule(name, shape)
-        for name, shape in members.items()
-        if shape.serialization.get("location") == "header"
+        _rule(name, shape) for name, shape in members.items() if shape.serialization.get("location") == "header"
     )
     response_headers = {
         name: shape.serialization["name"]

@@ -73,7 +73,12 @@ class EndpointRuntime:
         self.capture = CaptureWriter(spec.data_capture.destination, spec.name) if spec.data_capture else None
 
     def all_models(self) -> list[Model]:
-        return [*self.variant_models.values(), *self.target_models.values(), *self.components.values(), *self.containers.values()]
+        return [
+            *self.variant_models.values(),
+            *self.target_models.values(),
+            *self.components.values(),
+            *self.containers.values(),
+        ]
 
     def pick_variant(self, target: str | None) -> Variant:
         if target is not None:
@@ -84,7 +89,9 @@ class EndpointRuntime:
         weights = [v.weight for v in self.spec.variants]
         return self.spec.variants[self.faults.choose(weights)]
 
-    def pick_model(self, variant: Variant, target_model: str | None, component: str | None, container: str | None) -> Model:
+    def pick_model(
+        self, variant: Variant, target_model: str | None, component: str | None, container: str | None
+    ) -> Model:
         if target_model is not None:
             return self._target_model(target_model)
         if self.spec.multi_model is not None:
@@ -109,10 +116,14 @@ class EndpointRuntime:
     def _target_model(self, name: str) -> Model:
         mme = self.spec.multi_model
         if mme is None:
-            raise validation_error(f"Endpoint {self.spec.name} is not a multi-model endpoint. TargetModel is not supported.")
+            raise validation_error(
+                f"Endpoint {self.spec.name} is not a multi-model endpoint. TargetModel is not supported."
+            )
         model = self.target_models.get(name)
         if model is None:
-            raise validation_error(f"Failed to load model {name}: it is not in the model artifacts of endpoint {self.spec.name}.")
+            raise validation_error(
+                f"Failed to load model {name}: it is not in the model artifacts of endpoint {self.spec.name}."
+            )
         first = self.first_use.setdefault(name, time.monotonic())
         if time.monotonic() - first < mme.load_seconds:
             raise ServiceError("ModelNotReadyException", 429, f"Model {name} is loading; retry later.")
@@ -326,7 +337,9 @@ class LocalSageMakerRuntime:
         capture = runtime.capture
         if capture is not None and runtime.faults.sample(runtime.spec.data_capture.sampling_percentage):  # type: ignore[union-attr]
             now = dt.datetime.now(dt.timezone.utc)
-            record = capture_record(request_body, headers.content_type, body, output.content_type, headers.inference_id, now)
+            record = capture_record(
+                request_body, headers.content_type, body, output.content_type, headers.inference_id, now
+            )
             capture.write(variant.name, record, now)
         return web.Response(body=body, headers=response_headers)
 

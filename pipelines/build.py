@@ -55,8 +55,15 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
     dead_pub = Publication(staging_path(out.dead_letters, ctx.run_id), out.dead_letters)
     pred_pub = Publication(staging_path(out.predictions, ctx.run_id), out.predictions)
     written_dead = scored[DEAD_LETTERS] | "WriteDeadLetters" >> WriteTables(dead_pub.staging, dead_schema, out.format)
-    written_pred = scored[PREDICTIONS] | "WritePredictions" >> WriteTables(pred_pub.staging, predictions_schema, out.format)
+    written_pred = scored[PREDICTIONS] | "WritePredictions" >> WriteTables(
+        pred_pub.staging, predictions_schema, out.format
+    )
     totals = scored[STATS] | "MergeStats" >> beam.CombineGlobally(MergeStats())
-    extra = {"job": config.job.name, "run_id": ctx.run_id, "date": ctx.date, "endpoint": config.endpoint.name,
-             "strategy": invoke.strategy}
+    extra: dict[str, object] = {
+        "job": config.job.name,
+        "run_id": ctx.run_id,
+        "date": ctx.date,
+        "endpoint": config.endpoint.name,
+        "strategy": invoke.strategy,
+    }
     return totals | "PublishOutputs" >> Publish([dead_pub, pred_pub], [written_dead, written_pred], extra)

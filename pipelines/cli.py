@@ -27,8 +27,14 @@ log = logging.getLogger("smscore")
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="job config YAML (see configs/)")
     parser.add_argument("--date", help="partition date YYYY-MM-DD substituted for {date} (default: today, UTC)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a config value; repeatable (value parsed as YAML)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value; repeatable (value parsed as YAML)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("SMSCORE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("SMSCORE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     if args.command != "run" and beam_args:
@@ -176,8 +184,11 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
         return EXIT_FAILED
     fraction = report["dead_letters_out"] / report["records_in"] if report["records_in"] else 0.0
     if fraction > config.job.max_dead_letter_fraction:
-        print(f"smscore: dead-letter fraction {fraction:.4f} exceeds job.max_dead_letter_fraction "
-              f"{config.job.max_dead_letter_fraction}", file=sys.stderr)
+        print(
+            f"smscore: dead-letter fraction {fraction:.4f} exceeds job.max_dead_letter_fraction "
+            f"{config.job.max_dead_letter_fraction}",
+            file=sys.stderr,
+        )
         return EXIT_DEAD_LETTERS
     return EXIT_OK
 

@@ -16,14 +16,17 @@ def render_summary(report: dict[str, Any], elapsed_s: float) -> str:
         + (f"   {report['dead_letters_by_class']}" if report["dead_letters_out"] else ""),
         f"  accounted     {'yes' if report['accounted'] else 'NO: records are missing'}"
         f" (records_in = predictions_out + dead_letters_out)",
-        f"  requests      {report['requests']:>12,}   retries {report['retries']:,}   throttles {report['throttles']:,}",
+        f"  requests      {report['requests']:>12,}   retries {report['retries']:,}"
+        f"   throttles {report['throttles']:,}",
     ]
     if report["errors"]:
         lines.append(f"  errors seen   {report['errors']}")
     for name, v in report["variants"].items():
         lat = v["latency_ms"]
-        lines.append(f"  variant {name:<14} {v['records']:>10,} records   latency p50 {lat['p50']} ms  "
-                     f"p95 {lat['p95']} ms  p99 {lat['p99']} ms")
+        lines.append(
+            f"  variant {name:<14} {v['records']:>10,} records   latency p50 {lat['p50']} ms  "
+            f"p95 {lat['p95']} ms  p99 {lat['p99']} ms"
+        )
     for label, path in report.get("outputs", {}).items():
         lines.append(f"  {label:<13} {path}")
     return "\n".join(lines)

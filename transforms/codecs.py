@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -101,7 +102,7 @@ def parse_predictions(body: bytes, content_type: str | None, expected: int, sett
     kind = media_type(content_type) or media_type(settings.accept)
     try:
         if kind == "text/csv":
-            values: list[object] = body.decode("utf-8").splitlines()
+            values: list[Any] = body.decode("utf-8").splitlines()
         elif kind == "application/json":
             doc = json.loads(body)
             values = doc["predictions"] if isinstance(doc, dict) and "predictions" in doc else doc
@@ -112,21 +113,27 @@ def parse_predictions(body: bytes, content_type: str | None, expected: int, sett
         else:
             values = [body.decode("utf-8")] if expected == 1 else body.decode("utf-8").splitlines()
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise BadResponse("UnparsableResponse", f"cannot parse {kind or 'unknown'} response: {type(exc).__name__}") from None
+        raise BadResponse(
+            "UnparsableResponse", f"cannot parse {kind or 'unknown'} response: {type(exc).__name__}"
+        ) from None
     if len(values) != expected:
         raise BadResponse("CountMismatch", f"response has {len(values)} predictions for {expected} records")
     if settings.prediction_field is not None:
         try:
-            values = [v[settings.prediction_field] for v in values]  # type: ignore[index]
+            values = [v[settings.prediction_field] for v in values]
         except (KeyError, TypeError, IndexError):
-            raise BadResponse("MissingPredictionField", f"predictions lack field {settings.prediction_field!r}") from None
+            raise BadResponse(
+                "MissingPredictionField", f"predictions lack field {settings.prediction_field!r}"
+            ) from None
     return _typed(values, settings.prediction_type)
 
 
-def _typed(values: list[object], prediction_type: str) -> pa.Array:
+def _typed(values: list[Any], prediction_type: str) -> pa.Array:
     if prediction_type == "float64":
         try:
             return pa.array(np.asarray(values, dtype=np.float64))
         except (ValueError, TypeError):
-            raise BadResponse("NonNumericPrediction", "a prediction is not a number (set prediction_type: string)") from None
+            raise BadResponse(
+                "NonNumericPrediction", "a prediction is not a number (set prediction_type: string)"
+            ) from None
     return pa.array([v if isinstance(v, str) else json.dumps(v) for v in values], pa.string())

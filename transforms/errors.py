@@ -16,8 +16,8 @@ from transforms.settings import RetrySettings
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 SERVICE_FAULT_CODES = frozenset({"InternalFailure", "ServiceUnavailable", "InternalDependencyException"})
 NETWORK_ERRORS = (
-    botocore.exceptions.ConnectionError,  # connection refused/reset/closed, connect timeout
-    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionError,  # connection refused, connect timeout
+    botocore.exceptions.HTTPClientError,  # connection reset/closed mid-request, read timeout
 )
 
 

@@ -84,8 +84,9 @@ class _InvokeEndpointFn(beam.DoFn):
         self._client = make_client(self.endpoint, concurrency)
         limiter = AdaptiveLimiter(concurrency, self.settings.adaptive_concurrency)
         invoker = EndpointInvoker(self._client, self.endpoint, self.settings, limiter)
-        self._scorer = BatchScorer(invoker, self.settings, self.key_columns, self.prediction_schema,
-                                   self.dead_letter_schema)
+        self._scorer = BatchScorer(
+            invoker, self.settings, self.key_columns, self.prediction_schema, self.dead_letter_schema
+        )
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invoke")
         self._progress = ProgressSender(self.progress_address)
         self._metrics = _Metrics()
@@ -94,7 +95,9 @@ class _InvokeEndpointFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._pending: collections.deque[tuple[list[Future[ScoredPart]], Any, Any]] = collections.deque()
 
-    def process(self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    def process(
+        self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
+    ) -> Iterator[Any]:
         plan = self._scorer.plan(table)
         futures = [self._pool.submit(self._scorer.score_range, plan, a, b) for a, b in plan.ranges]
         self._pending.append((futures, window, timestamp))
@@ -126,11 +129,11 @@ class _InvokeEndpointFn(beam.DoFn):
         self._progress.send(stats.records_in)
         if predictions:
             table = pa.concat_tables(predictions)
-            yield TaggedOutput(PREDICTIONS, WindowedValue(table, timestamp, [window]))
+            yield TaggedOutput(PREDICTIONS, WindowedValue(table, timestamp, (window,)))
         if dead_letters:
             table = pa.concat_tables(dead_letters)
-            yield TaggedOutput(DEAD_LETTERS, WindowedValue(table, timestamp, [window]))
-        yield TaggedOutput(STATS, WindowedValue(stats, timestamp, [window]))
+            yield TaggedOutput(DEAD_LETTERS, WindowedValue(table, timestamp, (window,)))
+        yield TaggedOutput(STATS, WindowedValue(stats, timestamp, (window,)))
 
     def teardown(self) -> None:
         pool = getattr(self, "_pool", None)
@@ -155,8 +158,9 @@ class InvokeEndpoint(beam.PTransform):
         progress_address: str | None = None,
     ) -> None:
         super().__init__()
-        self._fn = _InvokeEndpointFn(endpoint, settings, key_columns, prediction_schema, dead_letter_schema,
-                                     progress_address)
+        self._fn = _InvokeEndpointFn(
+            endpoint, settings, key_columns, prediction_schema, dead_letter_schema, progress_address
+        )
 
     def expand(self, tables: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS)

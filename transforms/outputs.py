@@ -83,44 +83,63 @@ def _assemble(passthrough: pa.Table, schema: pa.Schema, columns: dict[str, pa.Ar
 
 
 def prediction_rows(
-    passthrough: pa.Table, ids: pa.Array, predictions: pa.Array, meta: ResponseMeta, endpoint: str,
-    schema: pa.Schema, now: dt.datetime,
+    passthrough: pa.Table,
+    ids: pa.Array,
+    predictions: pa.Array,
+    meta: ResponseMeta,
+    endpoint: str,
+    schema: pa.Schema,
+    now: dt.datetime,
 ) -> pa.Table:
     n = len(ids)
     s = pa.string()
-    return _assemble(passthrough, schema, {
-        "inference_id": ids,
-        "prediction": predictions,
-        "invoked_variant": _constant(meta.variant, n, s),
-        "content_type": _constant(meta.content_type, n, s),
-        "custom_attributes": _constant(meta.custom_attributes, n, s),
-        "new_session_id": _constant(meta.new_session_id, n, s),
-        "closed_session_id": _constant(meta.closed_session_id, n, s),
-        "attempts": _constant(meta.attempts, n, pa.int32()),
-        "latency_ms": _constant(meta.latency_ms, n, pa.float64()),
-        "endpoint_name": _constant(endpoint, n, s),
-        "scored_at": _constant(now, n, TIMESTAMP),
-    })
+    return _assemble(
+        passthrough,
+        schema,
+        {
+            "inference_id": ids,
+            "prediction": predictions,
+            "invoked_variant": _constant(meta.variant, n, s),
+            "content_type": _constant(meta.content_type, n, s),
+            "custom_attributes": _constant(meta.custom_attributes, n, s),
+            "new_session_id": _constant(meta.new_session_id, n, s),
+            "closed_session_id": _constant(meta.closed_session_id, n, s),
+            "attempts": _constant(meta.attempts, n, pa.int32()),
+            "latency_ms": _constant(meta.latency_ms, n, pa.float64()),
+            "endpoint_name": _constant(endpoint, n, s),
+            "scored_at": _constant(now, n, TIMESTAMP),
+        },
+    )
 
 
 def dead_letter_rows(
-    passthrough: pa.Table, ids: pa.Array, payloads: list[bytes], info: ErrorInfo, attempts: int, endpoint: str,
-    schema: pa.Schema, now: dt.datetime,
+    passthrough: pa.Table,
+    ids: pa.Array,
+    payloads: list[bytes],
+    info: ErrorInfo,
+    attempts: int,
+    endpoint: str,
+    schema: pa.Schema,
+    now: dt.datetime,
 ) -> pa.Table:
     n = len(ids)
     s = pa.string()
     i32 = pa.int32()
-    return _assemble(passthrough, schema, {
-        "inference_id": ids,
-        "payload": pa.array(payloads, pa.binary()),
-        "error_class": _constant(info.error_class, n, s),
-        "error_code": _constant(info.code, n, s),
-        "http_status": _constant(info.http_status, n, i32),
-        "message": _constant(info.message[:2048], n, s),
-        "model_original_status": _constant(info.model_status, n, i32),
-        "model_original_message": _constant(info.model_message, n, s),
-        "model_log_stream_arn": _constant(info.log_stream_arn, n, s),
-        "attempts": _constant(attempts, n, i32),
-        "endpoint_name": _constant(endpoint, n, s),
-        "failed_at": _constant(now, n, TIMESTAMP),
-    })
+    return _assemble(
+        passthrough,
+        schema,
+        {
+            "inference_id": ids,
+            "payload": pa.array(payloads, pa.binary()),
+            "error_class": _constant(info.error_class, n, s),
+            "error_code": _constant(info.code, n, s),
+            "http_status": _constant(info.http_status, n, i32),
+            "message": _constant(info.message[:2048], n, s),
+            "model_original_status": _constant(info.model_status, n, i32),
+            "model_original_message": _constant(info.model_message, n, s),
+            "model_log_stream_arn": _constant(info.log_stream_arn, n, s),
+            "attempts": _constant(attempts, n, i32),
+            "endpoint_name": _constant(endpoint, n, s),
+            "failed_at": _constant(now, n, TIMESTAMP),
+        },
+    )

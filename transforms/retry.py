@@ -69,5 +69,3 @@ class RetryPolicy:
             return Attempted(retrying(attempt), state["attempts"])
         except Exception as exc:
             raise InvokeFailed(classify(exc, s), state["attempts"]) from exc
-
-

@@ -7,6 +7,7 @@ the local endpoint, with no runner in between.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,11 +77,16 @@ class EndpointInvoker:
         self.limiter = limiter
         self.policy = RetryPolicy(settings.retry, sleep=sleep)
         fields = settings.fields
-        self._base: dict[str, str] = {"EndpointName": endpoint.name, "ContentType": settings.content_type,
-                                      "Accept": settings.accept}
+        self._base: dict[str, str] = {
+            "EndpointName": endpoint.name,
+            "ContentType": settings.content_type,
+            "Accept": settings.accept,
+        }
         self._base.update({p: getattr(fields, a) for p, a in _JOB_FIELDS.items() if getattr(fields, a) is not None})
 
-    def invoke(self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats) -> Scored:
+    def invoke(
+        self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats
+    ) -> Scored:
         params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
         timing = {"latency_ms": 0.0}
 
@@ -92,15 +98,18 @@ class EndpointInvoker:
                 timing["latency_ms"] = (time.perf_counter() - start) * 1000.0
             self.limiter.on_success()
             predictions = parse_predictions(payload, response.get("ContentType"), expected, self.settings)
-            return Scored(predictions, ResponseMeta(
-                variant=response.get("InvokedProductionVariant"),
-                content_type=response.get("ContentType"),
-                custom_attributes=response.get("CustomAttributes"),
-                new_session_id=response.get("NewSessionId"),
-                closed_session_id=response.get("ClosedSessionId"),
-                attempts=0,
-                latency_ms=round(timing["latency_ms"], 3),
-            ))
+            return Scored(
+                predictions,
+                ResponseMeta(
+                    variant=response.get("InvokedProductionVariant"),
+                    content_type=response.get("ContentType"),
+                    custom_attributes=response.get("CustomAttributes"),
+                    new_session_id=response.get("NewSessionId"),
+                    closed_session_id=response.get("ClosedSessionId"),
+                    attempts=0,
+                    latency_ms=round(timing["latency_ms"], 3),
+                ),
+            )
 
         def on_error(info: ErrorInfo) -> None:
             stats.errors[info.error_class] += 1
@@ -179,7 +188,10 @@ class BatchScorer:
             start = group_start
             while start < group_stop:
                 stop = min(start + per_request, group_stop)
-                fits = int(np.searchsorted(encoded.offsets, encoded.offsets[start] + limit + encoded.trim, side="right")) - 1
+                fits = (
+                    int(np.searchsorted(encoded.offsets, encoded.offsets[start] + limit + encoded.trim, side="right"))
+                    - 1
+                )
                 stop = max(start + 1, min(stop, fits))
                 ranges.append((start, stop))
                 start = stop
@@ -191,7 +203,7 @@ class BatchScorer:
             return [(0, n)]
         keys = list(zip(*(table.column(c).to_pylist() for c in self.per_record.values()), strict=True))
         bounds = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]] + [n]
-        return list(zip(bounds[:-1], bounds[1:], strict=True))
+        return list(itertools.pairwise(bounds))
 
     def score_range(self, plan: BatchPlan, start: int, stop: int) -> ScoredPart:
         """Invoke one request; on a splittable failure bisect until the bad records are alone."""
@@ -211,7 +223,9 @@ class BatchScorer:
         overrides = {param: plan.table.column(col)[start].as_py() for param, col in self.per_record.items()}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         try:
-            scored = self.invoker.invoke(plan.encoded.body(start, stop), request_id, overrides, stop - start, part.stats)
+            scored = self.invoker.invoke(
+                plan.encoded.body(start, stop), request_id, overrides, stop - start, part.stats
+            )
         except InvokeFailed as failed:
             if failed.info.split and stop - start > 1:
                 mid = (start + stop) // 2
@@ -221,10 +235,17 @@ class BatchScorer:
             self._dead(part, plan, start, stop, failed.info, failed.attempts)
             return
         n = stop - start
-        part.predictions.append(prediction_rows(
-            plan.passthrough.slice(start, n), ids, scored.predictions, scored.meta, self.invoker.endpoint.name,
-            self.prediction_schema, self.clock(),
-        ))
+        part.predictions.append(
+            prediction_rows(
+                plan.passthrough.slice(start, n),
+                ids,
+                scored.predictions,
+                scored.meta,
+                self.invoker.endpoint.name,
+                self.prediction_schema,
+                self.clock(),
+            )
+        )
         part.stats.predictions_out += n
         part.stats.variant(scored.meta.variant).add(n, scored.meta.latency_ms)
 
@@ -232,9 +253,17 @@ class BatchScorer:
         n = stop - start
         encoded = plan.encoded
         payloads = [encoded.record(i) for i in range(start, stop)] if encoded else [b""] * n
-        part.dead_letters.append(dead_letter_rows(
-            plan.passthrough.slice(start, n), plan.ids.slice(start, n), payloads, info, attempts,
-            self.invoker.endpoint.name, self.dead_letter_schema, self.clock(),
-        ))
+        part.dead_letters.append(
+            dead_letter_rows(
+                plan.passthrough.slice(start, n),
+                plan.ids.slice(start, n),
+                payloads,
+                info,
+                attempts,
+                self.invoker.endpoint.name,
+                self.dead_letter_schema,
+                self.clock(),
+            )
+        )
         part.stats.dead_letters_out += n
         part.stats.dead_letters_by_class[info.error_class] += n

@@ -100,7 +100,9 @@ class Publish(beam.PTransform):
     Input: the single merged stats object (anything with ``to_report()``).
     """
 
-    def __init__(self, publications: list[Publication], written: list[beam.PCollection], extra: dict[str, object]) -> None:
+    def __init__(
+        self, publications: list[Publication], written: list[beam.PCollection], extra: dict[str, object]
+    ) -> None:
         super().__init__()
         self.publications = publications
         self.written = written

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import pathlib
 import threading
 import urllib.error
 import urllib.request
@@ -30,8 +31,14 @@ def invoke_error(client, **kwargs):  # type: ignore[no-untyped-def]
     return info.value
 
 
-def raw_request(url: str, headers: dict[str, str], body: bytes = b"1,2", sign: bool = True,
-                secret: str = "test", when: dt.datetime | None = None) -> tuple[int, dict[str, str], bytes]:
+def raw_request(
+    url: str,
+    headers: dict[str, str],
+    body: bytes = b"1,2",
+    sign: bool = True,
+    secret: str = "test",
+    when: dt.datetime | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     """Send a request boto3 would refuse to build (bad headers, no signature, skewed clock)."""
     full = f"{url}/endpoints/local-demo/invocations"
     req = AWSRequest(method="POST", url=full, data=body, headers={"Content-Type": "text/csv", **headers})
@@ -59,7 +66,9 @@ class TestProtocol:
         )
         assert len(json.loads(js["Body"].read())["predictions"]) == 3
         jl = client.invoke_endpoint(
-            EndpointName="local-demo", Body=b"[1, 2]\n[3, 4]\n", ContentType="application/jsonlines",
+            EndpointName="local-demo",
+            Body=b"[1, 2]\n[3, 4]\n",
+            ContentType="application/jsonlines",
             Accept="application/jsonlines",
         )
         lines = [json.loads(x) for x in jl["Body"].read().splitlines()]
@@ -120,7 +129,10 @@ class TestProtocol:
         client = make_client(default_endpoint.url)
         row = b"1\n"
         at_limit = row * (6291456 // len(row))
-        assert len(client.invoke_endpoint(EndpointName="local-demo", Body=at_limit, ContentType="text/csv")["Body"].read()) > 0
+        assert (
+            len(client.invoke_endpoint(EndpointName="local-demo", Body=at_limit, ContentType="text/csv")["Body"].read())
+            > 0
+        )
         err = invoke_error(client, EndpointName="local-demo", Body=at_limit + b"12", ContentType="text/csv")
         assert err.response["Error"]["Code"] == "ValidationError"
         assert "6291456" in err.response["Error"]["Message"]
@@ -182,8 +194,7 @@ class TestErrors:
 
         ep = endpoint_factory(_demo_config(faults={"errors": {"throttling": 1.0}}))
         err = invoke_error(make_client(ep.url), EndpointName="local-demo", Body=b"1", ContentType="text/csv")
-        ctx = RetryContext(attempt_number=1, parsed_response=err.response,
-                           http_response=None, caught_exception=None)
+        ctx = RetryContext(attempt_number=1, parsed_response=err.response, http_response=None, caught_exception=None)
         assert ThrottledRetryableChecker().is_retryable(ctx)
 
 
@@ -246,7 +257,9 @@ class TestRouting:
         client = make_client(default_endpoint.url)
         n = 600
         counts = Counter(
-            client.invoke_endpoint(EndpointName="local-demo", Body=b"1", ContentType="text/csv")["InvokedProductionVariant"]
+            client.invoke_endpoint(EndpointName="local-demo", Body=b"1", ContentType="text/csv")[
+                "InvokedProductionVariant"
+            ]
             for _ in range(n)
         )
         # Binomial(600, 0.7): sd ~ 11.2; 5 sd bounds keep this from flaking.
@@ -256,27 +269,36 @@ class TestRouting:
     def test_target_variant_overrides_weights(self, default_endpoint):
         client = make_client(default_endpoint.url)
         seen = {
-            client.invoke_endpoint(EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-b")[
-                "InvokedProductionVariant"
-            ]
+            client.invoke_endpoint(
+                EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-b"
+            )["InvokedProductionVariant"]
             for _ in range(20)
         }
         assert seen == {"variant-b"}
 
     def test_sessions_stick_to_one_instance_and_close(self, endpoint_factory):
         config = _demo_config()
-        config["endpoints"][0]["variants"] = [{"name": "variant-a", "instances": 8}, {"name": "variant-b", "instances": 8}]
+        config["endpoints"][0]["variants"] = [
+            {"name": "variant-a", "instances": 8},
+            {"name": "variant-b", "instances": 8},
+        ]
         ep = endpoint_factory(config)
         client = make_client(ep.url)
         opened = client.invoke_endpoint(
-            EndpointName="local-demo", Body=b'{"requestType": "NEW_SESSION"}', ContentType="application/json",
-            SessionId="NEW_SESSION", CustomAttributes="trace-instance",
+            EndpointName="local-demo",
+            Body=b'{"requestType": "NEW_SESSION"}',
+            ContentType="application/json",
+            SessionId="NEW_SESSION",
+            CustomAttributes="trace-instance",
         )
         session_id, expires = opened["NewSessionId"].split("; Expires=")
         assert dt.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")
         instances = {
             client.invoke_endpoint(
-                EndpointName="local-demo", Body=b"1,2", ContentType="text/csv", SessionId=session_id,
+                EndpointName="local-demo",
+                Body=b"1,2",
+                ContentType="text/csv",
+                SessionId=session_id,
                 CustomAttributes="trace-instance",
             )["CustomAttributes"]
             for _ in range(15)
@@ -284,15 +306,22 @@ class TestRouting:
         assert len(instances) == 1
         assert opened["CustomAttributes"] == next(iter(instances))
         closed = client.invoke_endpoint(
-            EndpointName="local-demo", Body=b'{"requestType": "CLOSE"}', ContentType="application/json", SessionId=session_id
+            EndpointName="local-demo",
+            Body=b'{"requestType": "CLOSE"}',
+            ContentType="application/json",
+            SessionId=session_id,
         )
         assert closed["ClosedSessionId"] == session_id
         err = invoke_error(client, EndpointName="local-demo", Body=b"1", ContentType="text/csv", SessionId=session_id)
         assert isinstance(err, client.exceptions.ValidationError)
 
     def test_multi_model_loading_then_ready(self, endpoint_factory):
-        config = _demo_config(multi_model={"load_seconds": 0.5, "models": {"a.tar.gz": {"type": "demo"},
-                                                                         "b.tar.gz": {"type": "demo", "bias": 3}}})
+        config = _demo_config(
+            multi_model={
+                "load_seconds": 0.5,
+                "models": {"a.tar.gz": {"type": "demo"}, "b.tar.gz": {"type": "demo", "bias": 3}},
+            }
+        )
         ep = endpoint_factory(config)
         client = make_client(ep.url)
         err = invoke_error(client, EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetModel="a.tar.gz")
@@ -310,35 +339,56 @@ class TestRouting:
     def test_inference_components(self, endpoint_factory):
         ep = endpoint_factory(_demo_config(inference_components={"ic-hi": {"type": "demo", "bias": 5}}))
         client = make_client(ep.url)
-        out = client.invoke_endpoint(EndpointName="local-demo", Body=b"0", ContentType="text/csv",
-                                     InferenceComponentName="ic-hi")
+        out = client.invoke_endpoint(
+            EndpointName="local-demo", Body=b"0", ContentType="text/csv", InferenceComponentName="ic-hi"
+        )
         assert float(out["Body"].read()) > 0.99
         for kw in ({}, {"InferenceComponentName": "ic-missing"}):
             err = invoke_error(client, EndpointName="local-demo", Body=b"0", ContentType="text/csv", **kw)
             assert isinstance(err, client.exceptions.ValidationError)
 
     def test_direct_container_invocation(self, endpoint_factory):
-        ep = endpoint_factory(_demo_config(containers={"low": {"type": "demo", "bias": -5}, "high": {"type": "demo", "bias": 5}}))
+        ep = endpoint_factory(
+            _demo_config(containers={"low": {"type": "demo", "bias": -5}, "high": {"type": "demo", "bias": 5}})
+        )
         client = make_client(ep.url)
-        low = float(client.invoke_endpoint(EndpointName="local-demo", Body=b"0", ContentType="text/csv",
-                                           TargetContainerHostname="low")["Body"].read())
-        high = float(client.invoke_endpoint(EndpointName="local-demo", Body=b"0", ContentType="text/csv",
-                                            TargetContainerHostname="high")["Body"].read())
+        low = float(
+            client.invoke_endpoint(
+                EndpointName="local-demo", Body=b"0", ContentType="text/csv", TargetContainerHostname="low"
+            )["Body"].read()
+        )
+        high = float(
+            client.invoke_endpoint(
+                EndpointName="local-demo", Body=b"0", ContentType="text/csv", TargetContainerHostname="high"
+            )["Body"].read()
+        )
         assert low < 0.01 < 0.99 < high
-        err = invoke_error(client, EndpointName="local-demo", Body=b"0", ContentType="text/csv", TargetContainerHostname="mid")
+        err = invoke_error(
+            client, EndpointName="local-demo", Body=b"0", ContentType="text/csv", TargetContainerHostname="mid"
+        )
         assert isinstance(err, client.exceptions.ValidationError)
 
     def test_data_capture_records_inference_ids(self, endpoint_factory, tmp_path):
         ep = endpoint_factory(_demo_config(data_capture={"destination": str(tmp_path)}))
         client = make_client(ep.url)
         for i in range(3):
-            client.invoke_endpoint(EndpointName="local-demo", Body=b"1,2", ContentType="text/csv", InferenceId=f"id-{i}")
-        records = [json.loads(line) for root, _, files in os.walk(tmp_path) for f in files
-                   for line in open(os.path.join(root, f), encoding="utf-8")]
+            client.invoke_endpoint(
+                EndpointName="local-demo", Body=b"1,2", ContentType="text/csv", InferenceId=f"id-{i}"
+            )
+        records = [
+            json.loads(line)
+            for root, _, files in os.walk(tmp_path)
+            for f in files
+            for line in pathlib.Path(root, f).read_text(encoding="utf-8").splitlines()
+        ]
         assert sorted(r["eventMetadata"]["inferenceId"] for r in records) == ["id-0", "id-1", "id-2"]
         first = records[0]
-        assert first["captureData"]["endpointInput"] == {"observedContentType": "text/csv", "mode": "INPUT",
-                                                         "data": "1,2", "encoding": "CSV"}
+        assert first["captureData"]["endpointInput"] == {
+            "observedContentType": "text/csv",
+            "mode": "INPUT",
+            "data": "1,2",
+            "encoding": "CSV",
+        }
         assert first["captureData"]["endpointOutput"]["mode"] == "OUTPUT"
         assert first["eventMetadata"]["eventId"] and first["eventMetadata"]["inferenceTime"].endswith("Z")
 
@@ -381,7 +431,9 @@ class TestFaults:
             out = []
             for _ in range(30):
                 try:
-                    client.invoke_endpoint(EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-a")
+                    client.invoke_endpoint(
+                        EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-a"
+                    )
                     out.append("ok")
                 except botocore.exceptions.ClientError:
                     out.append("err")
@@ -407,13 +459,17 @@ class TestFaults:
 
     def test_stall_beyond_read_timeout(self, endpoint_factory):
         ep = endpoint_factory(_demo_config(faults={"errors": {"stall": 1.0}, "stall_seconds": 3}))
+        import boto3
         from botocore.config import Config
 
-        import boto3
-
-        client = boto3.client("sagemaker-runtime", endpoint_url=ep.url, region_name="us-east-1",
-                              aws_access_key_id="test", aws_secret_access_key="test",
-                              config=Config(retries={"total_max_attempts": 1}, read_timeout=0.5))
+        client = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=ep.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=0.5),
+        )
         with pytest.raises(botocore.exceptions.ReadTimeoutError):
             client.invoke_endpoint(EndpointName="local-demo", Body=b"1", ContentType="text/csv")
 
@@ -429,14 +485,22 @@ class TestFaults:
 
     def test_malformed_body(self, endpoint_factory):
         ep = endpoint_factory(_demo_config(faults={"errors": {"malformed_body": 1.0}}))
-        body = make_client(ep.url).invoke_endpoint(EndpointName="local-demo", Body=b"1\n2\n", ContentType="text/csv")["Body"].read()
+        body = (
+            make_client(ep.url)
+            .invoke_endpoint(EndpointName="local-demo", Body=b"1\n2\n", ContentType="text/csv")["Body"]
+            .read()
+        )
         assert body.startswith(b"\x00")
 
     @pytest.mark.parametrize("content_type", ["text/csv", "application/json"])
     def test_count_mismatch_drops_a_prediction(self, endpoint_factory, content_type):
         ep = endpoint_factory(_demo_config(faults={"errors": {"count_mismatch": 1.0}}))
         body = b"1\n2\n3\n" if content_type == "text/csv" else b'{"instances": [[1], [2], [3]]}'
-        out = make_client(ep.url).invoke_endpoint(EndpointName="local-demo", Body=body, ContentType=content_type)["Body"].read()
+        out = (
+            make_client(ep.url)
+            .invoke_endpoint(EndpointName="local-demo", Body=body, ContentType=content_type)["Body"]
+            .read()
+        )
         count = len(out.splitlines()) if content_type == "text/csv" else len(json.loads(out)["predictions"])
         assert count == 2
 
@@ -446,7 +510,9 @@ class TestFaults:
         ep = endpoint_factory(config)
         client = make_client(ep.url)
         client.invoke_endpoint(EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-a")
-        err = invoke_error(client, EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-b")
+        err = invoke_error(
+            client, EndpointName="local-demo", Body=b"1", ContentType="text/csv", TargetVariant="variant-b"
+        )
         assert err.response["Error"]["Code"] == "ServiceUnavailable"
 
 
@@ -463,19 +529,28 @@ class TestUpstreamContainer:
             if body == b"fail":
                 return web.Response(status=422, text="cannot score that")
             rows = body.decode().splitlines()
-            return web.Response(text="\n".join("42" for _ in rows), content_type="text/csv",
-                                headers={"X-Amzn-SageMaker-Custom-Attributes": "from=container"})
+            return web.Response(
+                text="\n".join("42" for _ in rows),
+                content_type="text/csv",
+                headers={"X-Amzn-SageMaker-Custom-Attributes": "from=container"},
+            )
 
         app = web.Application()
         app.router.add_get("/ping", ping)
         app.router.add_post("/invocations", invocations)
         container = _ServeApp(app)
         with container:
-            ep = endpoint_factory(_demo_config(**{"variants": [{"name": "real", "model": {"type": "upstream",
-                                                                                           "url": container.url}}]}))
+            ep = endpoint_factory(
+                _demo_config(**{"variants": [{"name": "real", "model": {"type": "upstream", "url": container.url}}]})
+            )
             client = make_client(ep.url)
-            out = client.invoke_endpoint(EndpointName="local-demo", Body=b"1\n2\n", ContentType="text/csv",
-                                         CustomAttributes="k=v", InferenceId="inf-9")
+            out = client.invoke_endpoint(
+                EndpointName="local-demo",
+                Body=b"1\n2\n",
+                ContentType="text/csv",
+                CustomAttributes="k=v",
+                InferenceId="inf-9",
+            )
             assert out["Body"].read() == b"42\n42"
             assert out["CustomAttributes"] == "from=container"
             assert out["InvokedProductionVariant"] == "real"

@@ -1,0 +1,155 @@
+"""The Beam pipeline on the in-process runner against the local endpoint, and the CLI end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.cli import pipeline_options
+from pipelines.sample_data import write_sample
+from transforms.invoke import DEAD_LETTERS, PREDICTIONS, InvokeEndpoint
+from transforms.outputs import dead_letter_schema, prediction_schema
+from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables
+from transforms.settings import EndpointSettings, InvokeSettings
+
+pytestmark = pytest.mark.integration
+FEATURES = [f"f{i}" for i in range(16)]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def creds(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+
+
+def test_invoke_transform_on_test_pipeline(endpoint_factory, creds, tmp_path):
+    ep = endpoint_factory(None)
+    write_sample(str(tmp_path), rows=1234, files=3, row_group_rows=200)
+    settings = InvokeSettings(feature_columns=FEATURES, passthrough_columns=["id"], max_records=50, concurrency=8)
+    passthrough = pa.schema([pa.field("id", pa.int64())])
+    endpoint = EndpointSettings(name="local-demo", endpoint_url=ep.url)
+    columns = settings.input_columns(KEY_COLUMNS)
+    p = TestPipeline(options=pipeline_options([]))
+    scored = (
+        p
+        | ReadParquetTables(str(tmp_path / "*.parquet"), columns, batch_rows=100)
+        | InvokeEndpoint(
+            endpoint, settings, KEY_COLUMNS, prediction_schema(passthrough, "float64"), dead_letter_schema(passthrough)
+        )
+    )
+    ids = scored[PREDICTIONS] | "Ids" >> _flat_column("id")
+    assert_that(ids, equal_to(list(range(1234))), label="EveryRecordOnce")
+    dead = scored[DEAD_LETTERS] | "DeadIds" >> _flat_column("id")
+    assert_that(dead, equal_to([]), label="NoDeadLetters")
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
+    assert counters["records"] == counters["predictions"] == 1234
+    assert counters["requests"] >= 1234 // 50
+
+
+def _flat_column(name):
+    import apache_beam as beam
+
+    return beam.FlatMap(lambda table: table.column(name).to_pylist())
+
+
+def run_cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def local_overrides(tmp_path, data):
+    return [
+        "--set",
+        f"source.path={data}/*.parquet",
+        "--set",
+        f"output.predictions={tmp_path}/out/{{date}}/predictions",
+        "--set",
+        f"output.dead_letters={tmp_path}/out/{{date}}/dead_letters",
+    ]
+
+
+def test_make_run_path_end_to_end_and_rerun_replaces(tmp_path):
+    data = tmp_path / "data"
+    write_sample(str(data), rows=3000, files=2)
+    report_path = tmp_path / "report.json"
+    args = [
+        "run",
+        "--config",
+        "configs/local.yaml",
+        "--date",
+        "2026-01-02",
+        "--report",
+        str(report_path),
+        "--no-progress",
+        *local_overrides(tmp_path, data),
+    ]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(report_path.read_text())
+    assert report["records_in"] == 3000 == report["predictions_out"] + report["dead_letters_out"]
+    assert report["accounted"] and report["dead_letters_out"] == 0
+    assert set(report["variants"]) == {"variant-a", "variant-b"}
+    assert all(v["latency_ms"]["p99"] is not None for v in report["variants"].values())
+    out = tmp_path / "out" / "2026-01-02"
+    predictions = pq.read_table(out / "predictions")
+    assert predictions.num_rows == 3000 and sorted(predictions.column("id").to_pylist()) == list(range(3000))
+    assert json.loads((out / "predictions" / "_SUCCESS").read_text())["records_in"] == 3000
+    ids_first = sorted(predictions.column("inference_id").to_pylist())
+
+    second = run_cli(*args)
+    assert second.returncode == 0, second.stderr
+    again = pq.read_table(out / "predictions")
+    assert again.num_rows == 3000, "a rerun for the same date replaces, never appends"
+    assert sorted(again.column("inference_id").to_pylist()) == ids_first, "same records, same InferenceIds"
+    assert not [p for p in os.listdir(out) if "staging" in p], "no staging folders left behind"
+    assert "Scored 3,000 records" in second.stdout
+
+
+def test_dead_letter_threshold_sets_exit_status(tmp_path):
+    data = tmp_path / "data"
+    write_sample(str(data), rows=200, files=1)
+    table = pq.read_table(data / "part-00000.parquet")
+    values = table.column("f0").to_pylist()
+    for i in range(0, 200, 20):
+        values[i] = float("inf")
+    pq.write_table(table.set_column(1, "f0", pa.array(values)), data / "part-00000.parquet")
+    result = run_cli(
+        "run",
+        "--config",
+        "configs/local.yaml",
+        "--date",
+        "2026-01-03",
+        "--no-progress",
+        *local_overrides(tmp_path, data),
+    )
+    assert result.returncode == 1, result.stderr
+    assert "exceeds job.max_dead_letter_fraction" in result.stderr
+    dead = pq.read_table(tmp_path / "out" / "2026-01-03" / "dead_letters")
+    assert sorted(dead.column("id").to_pylist()) == list(range(0, 200, 20))
+    assert set(dead.column("error_class").to_pylist()) == {"ModelError"}
+
+
+def test_bad_config_names_the_key_without_traceback(tmp_path):
+    result = run_cli("run", "--config", "configs/local.yaml", "--set", "invoke.concurrency=0")
+    assert result.returncode == 2
+    assert "invoke.concurrency:" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("validate", "--config", "configs/local.yaml", "--set", "source.path=/nonexistent/*.parquet")
+    assert result.returncode == 0 and '"/nonexistent/*.parquet"' in result.stdout
+    result = run_cli("run", "--config", "configs/local.yaml", "--set", "source.path=/nonexistent/*.parquet")
+    assert result.returncode == 2 and "matches no files" in result.stderr

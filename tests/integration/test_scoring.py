@@ -1,0 +1,157 @@
+"""BatchScorer against the local endpoint over HTTP: retries, bisection, dead letters."""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from pipelines.sample_data import make_table
+from transforms.concurrency import AdaptiveLimiter
+from transforms.outputs import dead_letter_schema, prediction_schema
+from transforms.scoring import BatchScorer, EndpointInvoker, make_client
+from transforms.settings import EndpointSettings, InvokeSettings
+from transforms.stats import RunStats
+
+pytestmark = pytest.mark.integration
+FEATURES = [f"f{i}" for i in range(16)]
+
+
+def endpoint_config(faults=None, **variant):
+    return {
+        "endpoints": [{"name": "local-demo", "faults": faults or {}, "variants": [{"name": "variant-a", **variant}]}]
+    }
+
+
+ID_ONLY = pa.schema([pa.field("id", pa.int64())])
+
+
+def scorer(url, passthrough=ID_ONLY, **invoke):
+    endpoint = EndpointSettings(name="local-demo", endpoint_url=url)
+    defaults = {"max_records": 10, "concurrency": 4, "passthrough_columns": passthrough.names}
+    settings = InvokeSettings(feature_columns=FEATURES, id_columns=["id"], **{**defaults, **invoke})
+    client = make_client(endpoint, settings.concurrency)
+    invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(settings.concurrency), sleep=lambda s: None)
+    return BatchScorer(
+        invoker,
+        settings,
+        ["id"],
+        prediction_schema(passthrough, settings.prediction_type),
+        dead_letter_schema(passthrough),
+    )
+
+
+def score(s, table):
+    plan = s.plan(table)
+    parts = [s.score_range(plan, a, b) for a, b in plan.ranges]
+    stats = RunStats()
+    for part in parts:
+        stats.merge(part.stats)
+    preds = pa.concat_tables([t for p in parts for t in p.predictions]) if any(p.predictions for p in parts) else None
+    dead = pa.concat_tables([t for p in parts for t in p.dead_letters]) if any(p.dead_letters for p in parts) else None
+    return preds, dead, stats
+
+
+def test_every_record_scored_with_metadata(endpoint_factory, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    ep = endpoint_factory(None)
+    preds, dead, stats = score(scorer(ep.url), make_table(95))
+    assert dead is None and preds.num_rows == 95 and stats.records_in == 95
+    assert sorted(preds.column("id").to_pylist()) == list(range(95))
+    assert set(preds.column("invoked_variant").to_pylist()) <= {"variant-a", "variant-b"}
+    assert stats.requests == 10  # 95 records, 10 per request
+    assert len(set(preds.column("inference_id").to_pylist())) == 95
+
+
+def test_scores_match_single_record_mode(endpoint_factory, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    ep = endpoint_factory(endpoint_config())
+    table = make_table(12)
+    multi, _, _ = score(scorer(ep.url), table)
+    single, _, stats = score(scorer(ep.url, strategy="SingleRecord"), table)
+    assert stats.requests == 12
+    assert multi.sort_by("id").column("prediction").to_pylist() == single.sort_by("id").column("prediction").to_pylist()
+    assert (
+        multi.sort_by("id").column("inference_id").to_pylist()
+        == single.sort_by("id").column("inference_id").to_pylist()
+    )
+
+
+@pytest.fixture
+def creds(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+
+
+def poisoned(n, bad_row):
+    table = make_table(n)
+    values = table.column("f3").to_pylist()
+    values[bad_row] = float("nan")
+    return table.set_column(table.schema.get_field_index("f3"), "f3", pa.array(values))
+
+
+def test_one_poison_record_in_100_is_isolated(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config())
+    preds, dead, stats = score(scorer(ep.url, max_records=100), poisoned(100, 37))
+    assert preds.num_rows == 99 and dead.num_rows == 1
+    row = dead.to_pylist()[0]
+    assert row["id"] == 37 and row["error_class"] == "ModelError" and row["model_original_status"] == 400
+    assert row["http_status"] == 424 and row["payload"].count(b"\n") == 1 and row["attempts"] == 1
+    assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 100
+
+
+def test_throttling_and_5xx_are_retried_to_success(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config(faults={"seed": 3, "errors": {"throttling": 0.3, "internal_failure": 0.2}}))
+    preds, dead, stats = score(scorer(ep.url), make_table(200))
+    assert dead is None and preds.num_rows == 200
+    assert stats.throttles > 0 and stats.errors["InternalFailure"] > 0
+    assert stats.retries == stats.requests - 20
+    assert max(preds.column("attempts").to_pylist()) > 1
+
+
+def test_model_error_4xx_is_dead_lettered_without_retry(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config(faults={"errors": {"model_error": 1.0}, "model_error_status": 400}))
+    preds, dead, _stats = score(scorer(ep.url, max_records=4), make_table(8))
+    assert preds is None and dead.num_rows == 8
+    assert set(dead.column("attempts").to_pylist()) == {1}
+    assert set(dead.column("model_original_status").to_pylist()) == {400}
+
+
+def test_count_mismatch_is_dead_lettered_never_misaligned(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config(faults={"errors": {"count_mismatch": 1.0}}))
+    preds, dead, _ = score(scorer(ep.url), make_table(30))
+    assert preds is None and dead.num_rows == 30
+    assert set(dead.column("error_code").to_pylist()) == {"CountMismatch"}
+
+
+def test_count_mismatch_retried_when_configured(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config(faults={"seed": 1, "errors": {"count_mismatch": 0.5}}))
+    preds, dead, stats = score(scorer(ep.url, retry={"bad_response": "retry"}), make_table(50))
+    assert dead is None and preds.num_rows == 50 and stats.errors["BadResponse"] > 0
+
+
+def test_retries_exhausted_become_dead_letters(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config(faults={"errors": {"service_unavailable": 1.0}}))
+    preds, dead, _stats = score(scorer(ep.url, retry={"max_attempts": 3}), make_table(10))
+    assert preds is None and dead.num_rows == 10
+    assert set(dead.column("attempts").to_pylist()) == {3}
+    assert set(dead.column("error_class").to_pylist()) == {"ServiceUnavailable"}
+
+
+def test_payload_limit_splits_requests(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config())
+    s = scorer(ep.url, max_records=1000, max_payload_bytes=2000)
+    plan = s.plan(make_table(300))
+    assert all(plan.encoded.body_size(a, b) <= 2000 for a, b in plan.ranges)
+    preds, dead, _ = score(s, make_table(300))
+    assert preds.num_rows == 300 and dead is None
+
+
+def test_per_record_target_variant_column(endpoint_factory, creds):
+    ep = endpoint_factory({"endpoints": [{"name": "local-demo", "variants": [{"name": "va"}, {"name": "vb"}]}]})
+    table = make_table(20)
+    table = table.append_column("variant", pa.array(["va", "vb"] * 10))
+    passthrough = pa.schema([pa.field("id", pa.int64()), pa.field("variant", pa.string())])
+    s = scorer(ep.url, passthrough, fields={"target_variant_column": "variant"})
+    preds, _, _ = score(s, table)
+    assert pc.all(pc.equal(preds.column("variant"), preds.column("invoked_variant"))).as_py()

@@ -1,0 +1,82 @@
+import json
+
+import pyarrow as pa
+import pytest
+
+from transforms.codecs import encode, parse_predictions
+from transforms.errors import BadResponse
+from transforms.settings import InvokeSettings
+
+TABLE = pa.table({"a": [1.5, 2.0, -3.25], "b": [0.0, 1.0, 2.0], "raw": ["x,1", "y,2", "z,3"]})
+
+
+def settings(**kw):
+    return InvokeSettings(feature_columns=["a", "b"], **kw)
+
+
+def test_csv_encodes_once_and_slices_requests():
+    enc = encode(TABLE, settings())
+    assert len(enc) == 3
+    assert enc.body(0, 3) == b"1.5,0\n2,1\n-3.25,2\n"
+    assert enc.body(1, 3) == b"2,1\n-3.25,2\n"
+    assert enc.record(2) == b"-3.25,2\n"
+    assert enc.body_size(0, 2) == len(enc.body(0, 2))
+
+
+def test_json_bodies_are_valid_instances_documents():
+    enc = encode(TABLE, settings(serializer="json"))
+    assert json.loads(enc.body(0, 3)) == {"instances": [[1.5, 0], [2, 1], [-3.25, 2]]}
+    assert json.loads(enc.record(1)) == {"instances": [[2, 1]]}
+    assert enc.body_size(0, 2) == len(enc.body(0, 2))
+
+
+def test_jsonlines_one_array_per_line():
+    enc = encode(TABLE, settings(serializer="jsonlines"))
+    assert [json.loads(x) for x in enc.body(0, 3).splitlines()] == [[1.5, 0], [2, 1], [-3.25, 2]]
+
+
+def test_raw_column_is_sent_as_is():
+    s = InvokeSettings(serializer="raw", raw_column="raw", fields={"content_type": "text/csv"})
+    enc = encode(TABLE, s)
+    assert enc.record(0) == b"x,1"
+    assert enc.body(0, 3) == b"x,1\ny,2\nz,3"
+    assert enc.body_size(0, 3) == len(enc.body(0, 3))
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "expected"),
+    [
+        (b"0.1\n0.2\n", "text/csv", [0.1, 0.2]),
+        (b'{"predictions": [0.1, 0.2]}', "application/json", [0.1, 0.2]),
+        (b"[0.1, 0.2]", "application/json", [0.1, 0.2]),
+        (b"0.1\n0.2\n", "application/jsonlines", [0.1, 0.2]),
+    ],
+)
+def test_parse_predictions(body, ctype, expected):
+    assert parse_predictions(body, ctype, 2, settings()).to_pylist() == expected
+
+
+def test_prediction_field_and_string_type():
+    s = settings(prediction_field="score")
+    assert parse_predictions(b'{"score": 1}\n{"score": 2}\n', "application/jsonlines", 2, s).to_pylist() == [1.0, 2.0]
+    s = settings(prediction_type="string")
+    assert parse_predictions(b'{"predictions": [{"l": "a"}, "b"]}', "application/json", 2, s).to_pylist() == [
+        '{"l": "a"}',
+        "b",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "code"),
+    [
+        (b"0.1\n", "text/csv", "CountMismatch"),
+        (b"0.1\n0.2\n0.3\n", "text/csv", "CountMismatch"),
+        (b"\x00garbage{", "application/json", "UnparsableResponse"),
+        (b"a\nb\n", "text/csv", "NonNumericPrediction"),
+        (b'{"x": 1}\n{"x": 2}\n', "application/jsonlines", "NonNumericPrediction"),
+    ],
+)
+def test_bad_responses_are_errors_never_truncated(body, ctype, code):
+    with pytest.raises(BadResponse) as info:
+        parse_predictions(body, ctype, 2, settings())
+    assert info.value.code == code

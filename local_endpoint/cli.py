@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from local_endpoint.config import ServerConfig, load_config
 from local_endpoint.server import start_site
@@ -46,9 +47,17 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class EndpointHandle:
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def endpoint_process(config_path: str | None = None, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Start the server in its own process (its own core, its own GIL); yield its URL."""
+def endpoint_process(
+    config_path: str | None = None, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[EndpointHandle]:
+    """Start the server in its own process (its own core, its own GIL); yield its URL and pid."""
     cmd = [sys.executable, "-m", "local_endpoint", "serve", "--host", host, "--port", str(port)]
     if config_path:
         cmd += ["--config", config_path]
@@ -59,7 +68,7 @@ def endpoint_process(config_path: str | None = None, host: str = "127.0.0.1", po
         if not line.startswith(READY_PREFIX):
             proc.wait(timeout=10)
             raise RuntimeError(f"local endpoint did not start (exit {proc.returncode}): {line.strip()}")
-        yield line[len(READY_PREFIX) :].split()[0]
+        yield EndpointHandle(line[len(READY_PREFIX) :].split()[0], proc.pid)
     finally:
         proc.terminate()
         try:

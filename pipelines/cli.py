@@ -125,7 +125,8 @@ def _embedded_endpoint(config: Any) -> Iterator[Any]:
         return
     from local_endpoint.cli import endpoint_process
 
-    with endpoint_process(config.local_endpoint.config) as url:
+    with endpoint_process(config.local_endpoint.config) as handle:
+        url = handle.url
         # The local endpoint accepts its own test credentials; never send real ones to it.
         os.environ["AWS_ACCESS_KEY_ID"] = "test"
         os.environ["AWS_SECRET_ACCESS_KEY"] = "test"

@@ -8,7 +8,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from pipelines.config import JobConfig
-from transforms.invoke import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, MergeStats
+from transforms.invoke import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec, MergeStats
 from transforms.outputs import dead_letter_schema, prediction_schema
 from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables
 from transforms.sinks import Publication, Publish, WriteTables, staging_path
@@ -49,7 +49,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
 
     tables = p | "ReadParquet" >> ReadParquetTables(config.source.path, needed, config.source.batch_rows)
     scored = tables | "InvokeEndpoint" >> InvokeEndpoint(
-        config.endpoint, invoke, KEY_COLUMNS, predictions_schema, dead_schema, ctx.progress_address
+        InvokeSpec(config.endpoint, invoke, KEY_COLUMNS, predictions_schema, dead_schema, ctx.progress_address)
     )
     out = config.output
     dead_pub = Publication(staging_path(out.dead_letters, ctx.run_id), out.dead_letters)

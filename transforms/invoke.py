@@ -11,6 +11,7 @@ import collections
 import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -61,34 +62,34 @@ class _Metrics:
                 self.latency.update(int(p50))
 
 
+@dataclass(frozen=True)
+class InvokeSpec:
+    """Everything a worker needs to build its scorer; pickled with the DoFn (no client inside)."""
+
+    endpoint: EndpointSettings
+    settings: InvokeSettings
+    key_columns: list[str]
+    prediction_schema: pa.Schema
+    dead_letter_schema: pa.Schema
+    progress_address: str | None = None
+
+
 class _InvokeEndpointFn(beam.DoFn):
-    def __init__(
-        self,
-        endpoint: EndpointSettings,
-        settings: InvokeSettings,
-        key_columns: list[str],
-        prediction_schema: pa.Schema,
-        dead_letter_schema: pa.Schema,
-        progress_address: str | None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.settings = settings
-        self.key_columns = key_columns
-        self.prediction_schema = prediction_schema
-        self.dead_letter_schema = dead_letter_schema
-        self.progress_address = progress_address
+    def __init__(self, spec: InvokeSpec) -> None:
+        self.spec = spec
         self._client: Any = None
 
     def setup(self) -> None:
-        concurrency = self.settings.concurrency
-        self._client = make_client(self.endpoint, concurrency)
-        limiter = AdaptiveLimiter(concurrency, self.settings.adaptive_concurrency)
-        invoker = EndpointInvoker(self._client, self.endpoint, self.settings, limiter)
+        spec = self.spec
+        concurrency = spec.settings.concurrency
+        self._client = make_client(spec.endpoint, concurrency)
+        limiter = AdaptiveLimiter(concurrency, spec.settings.adaptive_concurrency)
+        invoker = EndpointInvoker(self._client, spec.endpoint, spec.settings, limiter)
         self._scorer = BatchScorer(
-            invoker, self.settings, self.key_columns, self.prediction_schema, self.dead_letter_schema
+            invoker, spec.settings, spec.key_columns, spec.prediction_schema, spec.dead_letter_schema
         )
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invoke")
-        self._progress = ProgressSender(self.progress_address)
+        self._progress = ProgressSender(spec.progress_address)
         self._metrics = _Metrics()
         self._max_pending = 4 * concurrency
 
@@ -148,19 +149,9 @@ class InvokeEndpoint(beam.PTransform):
     Every input record appears in exactly one prediction or dead-letter row.
     """
 
-    def __init__(
-        self,
-        endpoint: EndpointSettings,
-        settings: InvokeSettings,
-        key_columns: list[str],
-        prediction_schema: pa.Schema,
-        dead_letter_schema: pa.Schema,
-        progress_address: str | None = None,
-    ) -> None:
+    def __init__(self, spec: InvokeSpec) -> None:
         super().__init__()
-        self._fn = _InvokeEndpointFn(
-            endpoint, settings, key_columns, prediction_schema, dead_letter_schema, progress_address
-        )
+        self._fn = _InvokeEndpointFn(spec)
 
     def expand(self, tables: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS)

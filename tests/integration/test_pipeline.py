@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.cli import pipeline_options
 from pipelines.sample_data import write_sample
-from transforms.invoke import DEAD_LETTERS, PREDICTIONS, InvokeEndpoint
+from transforms.invoke import DEAD_LETTERS, PREDICTIONS, InvokeEndpoint, InvokeSpec
 from transforms.outputs import dead_letter_schema, prediction_schema
 from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables
 from transforms.settings import EndpointSettings, InvokeSettings
@@ -42,7 +42,13 @@ def test_invoke_transform_on_test_pipeline(endpoint_factory, creds, tmp_path):
         p
         | ReadParquetTables(str(tmp_path / "*.parquet"), columns, batch_rows=100)
         | InvokeEndpoint(
-            endpoint, settings, KEY_COLUMNS, prediction_schema(passthrough, "float64"), dead_letter_schema(passthrough)
+            InvokeSpec(
+                endpoint,
+                settings,
+                KEY_COLUMNS,
+                prediction_schema(passthrough, "float64"),
+                dead_letter_schema(passthrough),
+            )
         )
     )
     ids = scored[PREDICTIONS] | "Ids" >> _flat_column("id")

@@ -16,7 +16,7 @@ setup(
         include=["pipelines", "pipelines.*", "transforms", "transforms.*", "local_endpoint", "local_endpoint.*"]
     ),
     package_data={"pipelines": ["py.typed"], "transforms": ["py.typed"], "local_endpoint": ["py.typed"]},
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     install_requires=[
         f"apache-beam=={BEAM_VERSION}",
         "boto3>=1.34,<2",

@@ -83,12 +83,12 @@ class SigV4Verifier:
             )
         amz_date = lookup.get("x-amz-date", "")
         try:
-            signed_at = dt.datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=dt.timezone.utc)
+            signed_at = dt.datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=dt.UTC)
         except ValueError:
             raise _forbidden("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.") from None
         if scope_date != amz_date[:8]:
             raise _forbidden("InvalidSignatureException", "Credential scope date does not match X-Amz-Date.")
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         if abs(now - signed_at) > self._max_skew:
             fmt = SIGV4_TIMESTAMP
             raise _forbidden(

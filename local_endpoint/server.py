@@ -17,8 +17,8 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Self
 
 from aiohttp import web
 
@@ -294,7 +294,7 @@ class LocalSageMakerRuntime:
 
         try:
             return await asyncio.wait_for(run(), timeout=self.config.model_timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise model_error(
                 0,
                 "Your invocation timed out while waiting for a response from container primary. "
@@ -336,7 +336,7 @@ class LocalSageMakerRuntime:
             response_headers[names["ClosedSessionId"]] = output.closed_session_id
         capture = runtime.capture
         if capture is not None and runtime.faults.sample(runtime.spec.data_capture.sampling_percentage):  # type: ignore[union-attr]
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             record = capture_record(
                 request_body, headers.content_type, body, output.content_type, headers.inference_id, now
             )
@@ -344,26 +344,25 @@ class LocalSageMakerRuntime:
         return web.Response(body=body, headers=response_headers)
 
 
-class LocalEndpoint:
-    """Run the server on a background event loop; for tests and in-process use.
+class BackgroundServer:
+    """Serve an aiohttp application on its own event loop thread; ``with`` starts and stops it.
 
-    ``with LocalEndpoint(config) as ep: ep.url`` -- listens on 127.0.0.1 and a free
-    port unless told otherwise.
+    Listens on 127.0.0.1 and a free port unless told otherwise.
     """
 
-    def __init__(self, config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config or default_config()
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0, name: str = "aiohttp") -> None:
+        self.app = app
         self.host = host
         self.port = port
+        self.name = name
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> LocalEndpoint:
+    def start(self) -> Self:
         ready = threading.Event()
         errors: list[BaseException] = []
 
@@ -371,17 +370,17 @@ class LocalEndpoint:
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
-                self._runner, self.port = loop.run_until_complete(start_site(self.config, self.host, self.port))
+                runner, self.port = loop.run_until_complete(serve_app(self.app, self.host, self.port))
             except BaseException as exc:  # reported to the starting thread
                 errors.append(exc)
                 ready.set()
                 return
             ready.set()
             loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
+            loop.run_until_complete(runner.cleanup())
             loop.close()
 
-        self._thread = threading.Thread(target=serve, name="local-sagemaker-endpoint", daemon=True)
+        self._thread = threading.Thread(target=serve, name=self.name, daemon=True)
         self._thread.start()
         ready.wait()
         if errors:
@@ -394,26 +393,34 @@ class LocalEndpoint:
             self._thread.join(timeout=10)
             self._loop = None
 
-    def __enter__(self) -> LocalEndpoint:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-async def start_site(config: ServerConfig, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(LocalSageMakerRuntime(config).app(), access_log=None, handle_signals=False)
+class LocalEndpoint(BackgroundServer):
+    """The local endpoint in-process, for tests: ``with LocalEndpoint(config) as ep: ep.url``."""
+
+    def __init__(self, config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or default_config()
+        super().__init__(LocalSageMakerRuntime(self.config).app(), host, port, name="local-sagemaker-endpoint")
+
+
+async def serve_app(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start ``app`` on host:port (0 = any free port); return its runner and the bound port."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
-    bound = runner.addresses[0][1]
-    return runner, int(bound)
+    return runner, int(runner.addresses[0][1])
 
 
-@contextlib.contextmanager
-def running(config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> Iterator[LocalEndpoint]:
-    endpoint = LocalEndpoint(config, host, port).start()
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
+async def start_site(config: ServerConfig, host: str, port: int) -> tuple[web.AppRunner, int]:
+    return await serve_app(LocalSageMakerRuntime(config).app(), host, port)
+
+
+def running(config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> LocalEndpoint:
+    """``with running(config) as ep:`` -- the local endpoint for the duration of the block."""
+    return LocalEndpoint(config, host, port)

@@ -44,5 +44,5 @@ class SessionStore:
 
 
 def new_session_header(session: Session) -> str:
-    expires = dt.datetime.fromtimestamp(session.expires_at, dt.timezone.utc)
+    expires = dt.datetime.fromtimestamp(session.expires_at, dt.UTC)
     return f"{session.id}; Expires={expires.strftime('%Y-%m-%dT%H:%M:%SZ')}"

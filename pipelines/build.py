@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import apache_beam as beam
 import pyarrow as pa
 
-from pipelines.config import JobConfig
+from pipelines.config import ConfigError, JobConfig
 from transforms.invoke import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec, MergeStats
 from transforms.outputs import dead_letter_schema, prediction_schema
-from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables
+from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables, with_source_keys
 from transforms.sinks import Publication, Publish, WriteTables, staging_path
 
 
@@ -24,26 +24,18 @@ class RunContext:
     progress_address: str | None = None
 
 
-def _passthrough_schema(config: JobConfig, source_schema: pa.Schema) -> pa.Schema:
-    missing = [c for c in config.invoke.passthrough_columns if c not in source_schema.names]
-    if missing:
-        raise ValueError(f"invoke.passthrough_columns: {missing} are not columns of the input")
-    return pa.schema([source_schema.field(c) for c in config.invoke.passthrough_columns])
-
-
-def source_schema_with_keys(input_schema: pa.Schema) -> pa.Schema:
-    return input_schema.append(pa.field(KEY_COLUMNS[0], pa.string())).append(pa.field(KEY_COLUMNS[1], pa.int64()))
-
-
 def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam.PCollection:
-    """Wire the batch job; returns the PCollection holding the run report (one dict)."""
-    schema = source_schema_with_keys(ctx.input_schema)
+    """Wire the batch job; returns the PCollection holding the run report (one dict).
+
+    Raises ConfigError when the config names columns the input does not have.
+    """
+    schema = with_source_keys(ctx.input_schema)
     invoke = config.invoke
     needed = invoke.input_columns(KEY_COLUMNS)
     unknown = [c for c in needed if c not in schema.names]
     if unknown:
-        raise ValueError(f"columns {unknown} named in the invoke section are not in the input {ctx.input_schema.names}")
-    passthrough = _passthrough_schema(config, schema)
+        raise ConfigError([f"invoke: columns {unknown} are not in the input (it has {ctx.input_schema.names})"])
+    passthrough = pa.schema([schema.field(c) for c in invoke.passthrough_columns])
     predictions_schema = prediction_schema(passthrough, invoke.prediction_type)
     dead_schema = dead_letter_schema(passthrough)
 

@@ -94,18 +94,19 @@ def _guard(fn: Any, what: str) -> int:
 
     try:
         return int(fn())
-    except ConfigError as err:
+    except (ConfigError, ValidationError) as err:
         print(f"smscore: {what}: configuration error", file=sys.stderr)
-        for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_CONFIG
-    except ValidationError as err:
-        print(f"smscore: {what}: configuration error", file=sys.stderr)
-        for problem in format_validation_error(err):
+        problems = err.problems if isinstance(err, ConfigError) else format_validation_error(err)
+        for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         print(f"smscore: {what}: interrupted; nothing was published for this run", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as err:  # the pipeline failed: outputs stay unpublished, say why in one line
+        log.debug("%s failed", what, exc_info=True)
+        print(f"smscore: {what} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print("  nothing was published for this run; SMSCORE_LOG_LEVEL=DEBUG shows the traceback", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -154,23 +155,20 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.config import ConfigError, load_job_config, parse_date
     from pipelines.progress import ProgressDisplay
     from pipelines.report import render_summary, write_report
-    from transforms.parquet_source import count_rows, read_schema
+    from transforms.parquet_source import describe_input
     from transforms.sinks import SUCCESS_FILE
 
-    config = load_job_config(args.config, args.date, args.overrides)
     date = parse_date(args.date)
-    total, files = count_rows(config.source.path)
-    if not files:
+    config = load_job_config(args.config, date, args.overrides)
+    source = describe_input(config.source.path)
+    if source.schema is None:
         raise ConfigError([f"source.path: {config.source.path} matches no files"])
-    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = time.monotonic()
-    with _embedded_endpoint(config) as config, ProgressDisplay(total, enabled=not args.no_progress) as progress:
-        ctx = RunContext(read_schema(files[0]), run_id, date, progress.address)
-        try:
-            with beam.Pipeline(options=pipeline_options(beam_args)) as p:
-                build_pipeline(p, config, ctx)
-        except ValueError as err:
-            raise ConfigError([str(err)]) from None
+    with _embedded_endpoint(config) as config, ProgressDisplay(source.rows, enabled=not args.no_progress) as progress:
+        ctx = RunContext(source.schema, run_id, date, progress.address)
+        with beam.Pipeline(options=pipeline_options(beam_args)) as p:
+            build_pipeline(p, config, ctx)
     elapsed = time.monotonic() - started
     with FileSystems.open(posixpath.join(config.output.predictions, SUCCESS_FILE)) as fh:
         report = json.load(fh)

@@ -126,7 +126,7 @@ def format_validation_error(err: ValidationError) -> list[str]:
 
 def parse_date(text: str | None) -> str:
     if text is None:
-        return dt.datetime.now(dt.timezone.utc).date().isoformat()
+        return dt.datetime.now(dt.UTC).date().isoformat()
     try:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 
@@ -33,8 +34,6 @@ def render_summary(report: dict[str, Any], elapsed_s: float) -> str:
 
 
 def write_report(report: dict[str, Any], path: str) -> None:
-    import os
-
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(report, fh, indent=2)

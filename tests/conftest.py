@@ -44,3 +44,10 @@ def endpoint_factory() -> Iterator[Callable[[ServerConfig | dict | None], LocalE
 @pytest.fixture
 def default_endpoint(endpoint_factory) -> LocalEndpoint:  # type: ignore[no-untyped-def]
     return endpoint_factory(None)
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local endpoint's credentials in the environment, where boto3's default chain finds them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])

@@ -66,20 +66,16 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
     n = table.num_rows
     if settings.serializer == "raw":
         return _encode_raw(table.column(settings.raw_column))
-    features = table.select(settings.feature_columns)
-    csv = _csv_lines(features) if n else b""
+    csv = _csv_lines(table.select(settings.feature_columns)) if n else b""
+    offsets = _line_offsets(csv, n)
     if settings.serializer == "csv":
-        return EncodedRecords(csv, _line_offsets(csv, n))
-    rows = csv.split(b"\n")[:-1] if n else []
+        return EncodedRecords(csv, offsets)
+    # The JSON forms wrap each numeric CSV line in brackets: two more bytes per record.
+    wrapped = offsets + 2 * np.arange(n + 1, dtype=np.int64)
+    rows = csv.split(b"\n")[:-1]
     if settings.serializer == "json":
-        buffer = b"".join(b"[" + r + b"]," for r in rows)
-        return EncodedRecords(buffer, _cumulative([len(r) + 3 for r in rows]), b'{"instances": [', b"]}", trim=1)
-    buffer = b"".join(b"[" + r + b"]\n" for r in rows)
-    return EncodedRecords(buffer, _cumulative([len(r) + 3 for r in rows]))
-
-
-def _cumulative(lengths: list[int]) -> np.ndarray:
-    return np.concatenate(([0], np.cumsum(np.asarray(lengths, dtype=np.int64)))).astype(np.int64)
+        return EncodedRecords(b"".join(b"[" + r + b"]," for r in rows), wrapped, b'{"instances": [', b"]}", trim=1)
+    return EncodedRecords(b"".join(b"[" + r + b"]\n" for r in rows), wrapped)
 
 
 def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
@@ -90,7 +86,7 @@ def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
         values = pc.fill_null(values, b"")
     lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64) + 1
     joined = b"".join(v + b"\n" for v in values.to_pylist())
-    return EncodedRecords(joined, _cumulative(lengths.tolist()), trim=1)
+    return EncodedRecords(joined, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64), trim=1)
 
 
 def media_type(value: str | None) -> str:

@@ -8,7 +8,6 @@ and everything that decides anything lives in :mod:`transforms.scoring`.
 from __future__ import annotations
 
 import collections
-import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from transforms.progress import ProgressSender
 from transforms.scoring import BatchScorer, EndpointInvoker, ScoredPart, make_client
 from transforms.settings import EndpointSettings, InvokeSettings
 from transforms.stats import RunStats
-
-log = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions"
 DEAD_LETTERS = "dead_letters"
@@ -119,22 +116,13 @@ class _InvokeEndpointFn(beam.DoFn):
             yield from self._emit([f.result() for f in futures], window, timestamp)
 
     def _emit(self, parts: list[ScoredPart], window: Any, timestamp: Any) -> Iterator[Any]:
-        stats = RunStats()
-        predictions: list[pa.Table] = []
-        dead_letters: list[pa.Table] = []
-        for part in parts:
-            stats.merge(part.stats)
-            predictions += part.predictions
-            dead_letters += part.dead_letters
-        self._metrics.record(stats)
-        self._progress.send(stats.records_in)
-        if predictions:
-            table = pa.concat_tables(predictions)
-            yield TaggedOutput(PREDICTIONS, WindowedValue(table, timestamp, (window,)))
-        if dead_letters:
-            table = pa.concat_tables(dead_letters)
-            yield TaggedOutput(DEAD_LETTERS, WindowedValue(table, timestamp, (window,)))
-        yield TaggedOutput(STATS, WindowedValue(stats, timestamp, (window,)))
+        batch = ScoredPart.combine(parts)
+        self._metrics.record(batch.stats)
+        self._progress.send(batch.stats.records_in)
+        for tag, tables in ((PREDICTIONS, batch.predictions), (DEAD_LETTERS, batch.dead_letters)):
+            if tables:
+                yield TaggedOutput(tag, WindowedValue(pa.concat_tables(tables), timestamp, (window,)))
+        yield TaggedOutput(STATS, WindowedValue(batch.stats, timestamp, (window,)))
 
     def teardown(self) -> None:
         pool = getattr(self, "_pool", None)

@@ -72,13 +72,14 @@ class ResponseMeta:
     latency_ms: float
 
 
-def _constant(value: object, n: int, type_: pa.DataType) -> pa.Array:
-    return pa.array([value] * n, type_)
-
-
-def _assemble(passthrough: pa.Table, schema: pa.Schema, columns: dict[str, pa.Array]) -> pa.Table:
+def _assemble(passthrough: pa.Table, schema: pa.Schema, values: dict[str, object]) -> pa.Table:
+    """Passthrough columns, then each output column: an array as is, a scalar repeated (typed by the schema)."""
+    n = passthrough.num_rows
     arrays = [passthrough.column(f.name) for f in passthrough.schema]
-    arrays += [columns[f.name] for f in schema if f.name not in passthrough.schema.names]
+    for f in schema:
+        if f.name not in passthrough.schema.names:
+            value = values[f.name]
+            arrays.append(value if isinstance(value, pa.Array) else pa.array([value] * n, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -91,23 +92,21 @@ def prediction_rows(
     schema: pa.Schema,
     now: dt.datetime,
 ) -> pa.Table:
-    n = len(ids)
-    s = pa.string()
     return _assemble(
         passthrough,
         schema,
         {
             "inference_id": ids,
             "prediction": predictions,
-            "invoked_variant": _constant(meta.variant, n, s),
-            "content_type": _constant(meta.content_type, n, s),
-            "custom_attributes": _constant(meta.custom_attributes, n, s),
-            "new_session_id": _constant(meta.new_session_id, n, s),
-            "closed_session_id": _constant(meta.closed_session_id, n, s),
-            "attempts": _constant(meta.attempts, n, pa.int32()),
-            "latency_ms": _constant(meta.latency_ms, n, pa.float64()),
-            "endpoint_name": _constant(endpoint, n, s),
-            "scored_at": _constant(now, n, TIMESTAMP),
+            "invoked_variant": meta.variant,
+            "content_type": meta.content_type,
+            "custom_attributes": meta.custom_attributes,
+            "new_session_id": meta.new_session_id,
+            "closed_session_id": meta.closed_session_id,
+            "attempts": meta.attempts,
+            "latency_ms": meta.latency_ms,
+            "endpoint_name": endpoint,
+            "scored_at": now,
         },
     )
 
@@ -122,24 +121,21 @@ def dead_letter_rows(
     schema: pa.Schema,
     now: dt.datetime,
 ) -> pa.Table:
-    n = len(ids)
-    s = pa.string()
-    i32 = pa.int32()
     return _assemble(
         passthrough,
         schema,
         {
             "inference_id": ids,
             "payload": pa.array(payloads, pa.binary()),
-            "error_class": _constant(info.error_class, n, s),
-            "error_code": _constant(info.code, n, s),
-            "http_status": _constant(info.http_status, n, i32),
-            "message": _constant(info.message[:2048], n, s),
-            "model_original_status": _constant(info.model_status, n, i32),
-            "model_original_message": _constant(info.model_message, n, s),
-            "model_log_stream_arn": _constant(info.log_stream_arn, n, s),
-            "attempts": _constant(attempts, n, i32),
-            "endpoint_name": _constant(endpoint, n, s),
-            "failed_at": _constant(now, n, TIMESTAMP),
+            "error_class": info.error_class,
+            "error_code": info.code,
+            "http_status": info.http_status,
+            "message": info.message[:2048],
+            "model_original_status": info.model_status,
+            "model_original_message": info.model_message,
+            "model_log_stream_arn": info.log_stream_arn,
+            "attempts": attempts,
+            "endpoint_name": endpoint,
+            "failed_at": now,
         },
     )

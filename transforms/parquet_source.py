@@ -37,15 +37,24 @@ def _metadata(path: str) -> pq.FileMetaData:
         return pq.ParquetFile(fh).metadata
 
 
-def count_rows(pattern: str) -> tuple[int, list[str]]:
-    """Rows in every matched file, from the footers alone (no data read)."""
+@dataclass(frozen=True)
+class InputSummary:
+    files: list[str]
+    rows: int
+    schema: pa.Schema | None  # of the first file; None when nothing matched
+
+
+def describe_input(pattern: str) -> InputSummary:
+    """Files, total rows and schema, from the footers alone (no data read), each footer read once."""
     files = match_files(pattern)
-    return sum(_metadata(f).num_rows for f in files), files
+    footers = [_metadata(f) for f in files]
+    schema = footers[0].schema.to_arrow_schema() if footers else None
+    return InputSummary(files, sum(m.num_rows for m in footers), schema)
 
 
-def read_schema(path: str) -> pa.Schema:
-    with FileSystems.open(path) as fh:
-        return pq.ParquetFile(fh).schema_arrow
+def with_source_keys(schema: pa.Schema) -> pa.Schema:
+    """The schema of the tables this source emits: the file's columns plus the key columns."""
+    return schema.append(pa.field(SOURCE_FILE, pa.string())).append(pa.field(SOURCE_ROW, pa.int64()))
 
 
 def row_groups(pattern: str) -> Iterator[RowGroup]:

@@ -6,6 +6,7 @@ the local endpoint, with no runner in between.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -88,14 +89,14 @@ class EndpointInvoker:
         self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats
     ) -> Scored:
         params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
-        timing = {"latency_ms": 0.0}
 
         def attempt() -> Scored:
+            stats.requests += 1
             with self.limiter:
                 start = time.perf_counter()
                 response = self.client.invoke_endpoint(**params)
                 payload = response["Body"].read()
-                timing["latency_ms"] = (time.perf_counter() - start) * 1000.0
+                latency_ms = (time.perf_counter() - start) * 1000.0
             self.limiter.on_success()
             predictions = parse_predictions(payload, response.get("ContentType"), expected, self.settings)
             return Scored(
@@ -106,8 +107,8 @@ class EndpointInvoker:
                     custom_attributes=response.get("CustomAttributes"),
                     new_session_id=response.get("NewSessionId"),
                     closed_session_id=response.get("ClosedSessionId"),
-                    attempts=0,
-                    latency_ms=round(timing["latency_ms"], 3),
+                    attempts=0,  # known only once the policy is done; set below
+                    latency_ms=round(latency_ms, 3),
                 ),
             )
 
@@ -120,13 +121,10 @@ class EndpointInvoker:
         try:
             result = self.policy.call(attempt, on_error=on_error)
         except InvokeFailed as failed:
-            stats.requests += failed.attempts
             stats.retries += failed.attempts - 1
             raise
-        stats.requests += result.attempts
         stats.retries += result.attempts - 1
-        meta = result.value.meta
-        return Scored(result.value.predictions, ResponseMeta(**{**meta.__dict__, "attempts": result.attempts}))
+        return dataclasses.replace(result.value, meta=dataclasses.replace(result.value.meta, attempts=result.attempts))
 
 
 @dataclass
@@ -147,6 +145,16 @@ class ScoredPart:
     dead_letters: list[pa.Table] = field(default_factory=list)
     stats: RunStats = field(default_factory=RunStats)
 
+    @classmethod
+    def combine(cls, parts: list[ScoredPart]) -> ScoredPart:
+        """The parts of one input batch as one: its outputs in request order, its stats summed."""
+        total = cls()
+        for part in parts:
+            total.predictions += part.predictions
+            total.dead_letters += part.dead_letters
+            total.stats.merge(part.stats)
+        return total
+
 
 class BatchScorer:
     """Plans, invokes and assembles the outputs of one Arrow batch."""
@@ -158,7 +166,7 @@ class BatchScorer:
         key_columns: list[str],
         prediction_schema: pa.Schema,
         dead_letter_schema: pa.Schema,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.invoker = invoker
         self.settings = settings
@@ -220,8 +228,11 @@ class BatchScorer:
         assert plan.encoded is not None
         ids = plan.ids.slice(start, stop - start)
         request_id = ids[0].as_py() if stop - start == 1 else batch_id(ids.to_pylist(), self.settings.id_namespace)
-        overrides = {param: plan.table.column(col)[start].as_py() for param, col in self.per_record.items()}
-        overrides = {k: v for k, v in overrides.items() if v is not None}
+        overrides = {
+            param: value
+            for param, col in self.per_record.items()
+            if (value := plan.table.column(col)[start].as_py()) is not None
+        }
         try:
             scored = self.invoker.invoke(
                 plan.encoded.body(start, stop), request_id, overrides, stop - start, part.stats

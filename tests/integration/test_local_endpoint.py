@@ -19,7 +19,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from local_endpoint.server import running
+from local_endpoint.server import BackgroundServer, running
 from tests.conftest import make_client
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def raw_request(
     full = f"{url}/endpoints/local-demo/invocations"
     req = AWSRequest(method="POST", url=full, data=body, headers={"Content-Type": "text/csv", **headers})
     if sign:
-        with mock.patch("botocore.auth.get_current_datetime", return_value=when or dt.datetime.now(dt.timezone.utc)):
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when or dt.datetime.now(dt.UTC)):
             SigV4Auth(Credentials("test", secret), "sagemaker", "us-east-1").add_auth(req)
     prepared = req.prepare()
     http_req = urllib.request.Request(full, data=body, headers=dict(prepared.headers.items()), method="POST")
@@ -218,14 +218,14 @@ class TestAuth:
 
     @pytest.mark.parametrize("minutes", [-6, 6])
     def test_clock_skew_beyond_five_minutes(self, default_endpoint, minutes):
-        when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        when = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
         status, headers, body = raw_request(default_endpoint.url, {}, when=when)
         assert status == 403
         assert headers["x-amzn-ErrorType"].startswith("InvalidSignatureException")
         assert "Signature" in json.loads(body)["message"]
 
     def test_small_skew_is_accepted(self, default_endpoint):
-        when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=4)
+        when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)
         status, _, _ = raw_request(default_endpoint.url, {}, when=when)
         assert status == 200
 
@@ -538,8 +538,7 @@ class TestUpstreamContainer:
         app = web.Application()
         app.router.add_get("/ping", ping)
         app.router.add_post("/invocations", invocations)
-        container = _ServeApp(app)
-        with container:
+        with BackgroundServer(app) as container:
             ep = endpoint_factory(
                 _demo_config(**{"variants": [{"name": "real", "model": {"type": "upstream", "url": container.url}}]})
             )
@@ -560,40 +559,6 @@ class TestUpstreamContainer:
             assert isinstance(err, client.exceptions.ModelError)
             assert err.response["OriginalStatusCode"] == 422
             assert err.response["OriginalMessage"] == "cannot score that"
-
-
-class _ServeApp:
-    """A small model-container-contract server on a background loop, started by the test."""
-
-    def __init__(self, app: web.Application) -> None:
-        import asyncio
-
-        self._app = app
-        self._loop = asyncio.new_event_loop()
-        self.url = ""
-
-    def __enter__(self) -> _ServeApp:
-        ready = threading.Event()
-
-        def serve() -> None:
-            runner = web.AppRunner(self._app)
-            self._loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            self._loop.run_until_complete(site.start())
-            self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            self._runner = runner
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(runner.cleanup())
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        ready.wait()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
 
 
 def test_running_context_manager_binds_loopback():

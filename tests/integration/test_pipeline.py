@@ -24,12 +24,6 @@ FEATURES = [f"f{i}" for i in range(16)]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture
-def creds(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-
-
 def test_invoke_transform_on_test_pipeline(endpoint_factory, creds, tmp_path):
     ep = endpoint_factory(None)
     write_sample(str(tmp_path), rows=1234, files=3, row_group_rows=200)

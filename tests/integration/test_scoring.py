@@ -7,9 +7,8 @@ import pytest
 from pipelines.sample_data import make_table
 from transforms.concurrency import AdaptiveLimiter
 from transforms.outputs import dead_letter_schema, prediction_schema
-from transforms.scoring import BatchScorer, EndpointInvoker, make_client
+from transforms.scoring import BatchScorer, EndpointInvoker, ScoredPart, make_client
 from transforms.settings import EndpointSettings, InvokeSettings
-from transforms.stats import RunStats
 
 pytestmark = pytest.mark.integration
 FEATURES = [f"f{i}" for i in range(16)]
@@ -41,18 +40,13 @@ def scorer(url, passthrough=ID_ONLY, **invoke):
 
 def score(s, table):
     plan = s.plan(table)
-    parts = [s.score_range(plan, a, b) for a, b in plan.ranges]
-    stats = RunStats()
-    for part in parts:
-        stats.merge(part.stats)
-    preds = pa.concat_tables([t for p in parts for t in p.predictions]) if any(p.predictions for p in parts) else None
-    dead = pa.concat_tables([t for p in parts for t in p.dead_letters]) if any(p.dead_letters for p in parts) else None
-    return preds, dead, stats
+    batch = ScoredPart.combine([s.score_range(plan, a, b) for a, b in plan.ranges])
+    preds = pa.concat_tables(batch.predictions) if batch.predictions else None
+    dead = pa.concat_tables(batch.dead_letters) if batch.dead_letters else None
+    return preds, dead, batch.stats
 
 
-def test_every_record_scored_with_metadata(endpoint_factory, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+def test_every_record_scored_with_metadata(endpoint_factory, creds):
     ep = endpoint_factory(None)
     preds, dead, stats = score(scorer(ep.url), make_table(95))
     assert dead is None and preds.num_rows == 95 and stats.records_in == 95
@@ -62,9 +56,7 @@ def test_every_record_scored_with_metadata(endpoint_factory, monkeypatch):
     assert len(set(preds.column("inference_id").to_pylist())) == 95
 
 
-def test_scores_match_single_record_mode(endpoint_factory, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+def test_scores_match_single_record_mode(endpoint_factory, creds):
     ep = endpoint_factory(endpoint_config())
     table = make_table(12)
     multi, _, _ = score(scorer(ep.url), table)
@@ -75,12 +67,6 @@ def test_scores_match_single_record_mode(endpoint_factory, monkeypatch):
         multi.sort_by("id").column("inference_id").to_pylist()
         == single.sort_by("id").column("inference_id").to_pylist()
     )
-
-
-@pytest.fixture
-def creds(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
 
 
 def poisoned(n, bad_row):

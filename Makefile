@@ -6,12 +6,18 @@ STAMP  := $(VENV)/.installed
 SAMPLE := data/sample/part-00000.parquet
 SAMPLE_ROWS ?= 100000
 DATE   ?= $(shell date -u +%F)
+BEAM_VERSION := 2.62.0
+JARS   := .jars
+KAFKA_JARS := $(JARS)/kafka-broker/.fetched
+KAFKA_IO_JARS := $(JARS)/kafka-expansion-service/.fetched
+PRISM  := .tools/bin/prism
+MVN    := mvn -q -B
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint endpoint validate clean
+.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jars kafka-up kafka-down prism
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +39,30 @@ validate: $(STAMP) ## print the resolved configs/local.yaml
 endpoint: $(STAMP) ## serve the built-in local endpoint on 127.0.0.1:8080 until Ctrl-C
 	$(BIN)/smscore endpoint serve --port 8080
 
-test: $(STAMP) ## run the whole suite (unit + integration)
+# Java parts come from Maven Central (cached in ~/.m2), copied with their runtime dependencies.
+$(JARS)/%/.fetched: java/%/pom.xml
+	rm -rf $(JARS)/$*
+	cd java/$* && $(MVN) dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS)/$*
+	touch $@
+
+kafka-jars: $(KAFKA_JARS) ## fetch the Apache Kafka broker jars (Maven)
+
+kafka-io-jars: $(KAFKA_IO_JARS) ## fetch Beam's Java KafkaIO expansion service jars (Maven)
+
+# Beam's Prism runner (streaming on this machine), built from Beam's Go module at the pinned version.
+$(PRISM):
+	GOBIN=$(CURDIR)/.tools/bin GONOSUMDB=github.com/apache/beam GOFLAGS=-mod=mod \
+		go install github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
+
+prism: $(PRISM) ## build Beam's Prism runner with Go (streaming jobs run on it)
+
+kafka-up: $(STAMP) $(KAFKA_JARS) ## start a Kafka broker on 127.0.0.1:9092 (state in .kafka/)
+	$(BIN)/python -m local_kafka up --port 9092
+
+kafka-down: ## stop the broker `make kafka-up` started
+	$(BIN)/python -m local_kafka down
+
+test: $(STAMP) $(KAFKA_JARS) $(KAFKA_IO_JARS) $(PRISM) ## run the whole suite (unit + integration, Kafka, streaming)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-unit: $(STAMP) ## only the fast unit tests
@@ -43,5 +72,5 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-clean: ## remove outputs and caches (keeps .venv)
+clean: ## remove outputs and caches (keeps .venv, jars and Prism)
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -6,16 +6,29 @@ packages, so everything the pipeline imports at run time is listed here.
 
 from setuptools import find_packages, setup
 
-BEAM_VERSION = "2.70.0"  # must equal the Flink job-server / expansion-service jars (Makefile)
+BEAM_VERSION = "2.62.0"  # = the Flink job-server, expansion-service jars and Prism (java/, Makefile)
 
 setup(
     name="sagemaker-beam-scoring",
     version="0.1.0",
     description="Apache Beam pipeline that scores records against Amazon SageMaker real-time endpoints",
     packages=find_packages(
-        include=["pipelines", "pipelines.*", "transforms", "transforms.*", "local_endpoint", "local_endpoint.*"]
+        include=[
+            "pipelines",
+            "pipelines.*",
+            "transforms",
+            "transforms.*",
+            "local_endpoint",
+            "local_endpoint.*",
+            "local_kafka",
+        ]
     ),
-    package_data={"pipelines": ["py.typed"], "transforms": ["py.typed"], "local_endpoint": ["py.typed"]},
+    package_data={
+        "pipelines": ["py.typed"],
+        "transforms": ["py.typed"],
+        "local_endpoint": ["py.typed"],
+        "local_kafka": ["py.typed"],
+    },
     python_requires=">=3.11",
     install_requires=[
         f"apache-beam=={BEAM_VERSION}",

@@ -11,15 +11,18 @@ import datetime as dt
 import json
 import logging
 import os
-import posixpath
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_DEAD_LETTERS, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
 IN_PROCESS_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+PRISM = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "prism"
 
 log = logging.getLogger("smscore")
 
@@ -60,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--rows", type=int, default=100_000)
     sample.add_argument("--features", type=int, default=16)
     sample.add_argument("--files", type=int, default=2)
+    produce = sub.add_parser("sample-kafka", help="produce deterministic sample JSON messages to a Kafka topic")
+    produce.add_argument("--bootstrap", default="127.0.0.1:9092", help="default: %(default)s (make kafka-up)")
+    produce.add_argument("--topic", default="scoring-input", help="default: %(default)s")
+    produce.add_argument("--messages", type=int, default=10_000)
+    produce.add_argument("--start", type=int, default=0, help="first id (continue a topic: pass the count so far)")
     return parser
 
 
@@ -81,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         paths = write_sample(args.out, args.rows, args.features, args.files)
         print(f"wrote {args.rows:,} rows to {len(paths)} files in {args.out}")
         return EXIT_OK
+    if args.command == "sample-kafka":
+        from pipelines.sample_data import produce_sample
+
+        def produce() -> int:
+            n = produce_sample(args.bootstrap, args.topic, args.messages, start=args.start)
+            print(f"produced {n:,} messages to {args.topic} on {args.bootstrap}")
+            return EXIT_OK
+
+        return _guard(produce, "sample-kafka")
     if args.command == "validate":
         return _guard(lambda: _validate(args), "config")
     return _guard(lambda: _run(args, beam_args), "run")
@@ -136,15 +153,59 @@ def _embedded_endpoint(config: Any) -> Iterator[Any]:
         yield config.model_copy(update={"endpoint": config.endpoint.model_copy(update={"endpoint_url": url})})
 
 
-def pipeline_options(beam_args: list[str]) -> Any:
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+def pipeline_options(beam_args: list[str], streaming: bool = False) -> Any:
+    """Beam options from the pass-through flags, with a local runner that never downloads anything.
+
+    Batch runs in-process (Beam's DirectRunner would first try Prism, which downloads a binary);
+    a stream runs on the Prism binary ``make prism`` built, because the in-process runner
+    never fires an unbounded source's output.
+    """
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,
+        PortableOptions,
+        PrismRunnerOptions,
+        StandardOptions,
+    )
 
     options = PipelineOptions(beam_args)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner"):
-        # The DirectRunner would first try Prism, which downloads a binary: run in-process instead.
-        options.view_as(StandardOptions).runner = IN_PROCESS_RUNNER
+    standard = options.view_as(StandardOptions)
+    if streaming:
+        standard.streaming = True
+    if standard.runner in (None, "DirectRunner"):
+        if not streaming:
+            standard.runner = IN_PROCESS_RUNNER
+            return options
+        standard.runner = "PrismRunner"
+    if standard.runner == "PrismRunner":
+        portable = options.view_as(PortableOptions)
+        portable.environment_type = portable.environment_type or "LOOPBACK"
+        prism = options.view_as(PrismRunnerOptions).prism_location or os.environ.get("SMSCORE_PRISM", str(PRISM))
+        if not os.path.exists(prism):
+            raise FileNotFoundError(
+                f"no Prism runner at {prism}: run `make prism` (Go builds it; nothing is downloaded)"
+            )
+        options.view_as(PrismRunnerOptions).prism_location = prism
     return options
+
+
+def _describe_source(config: Any, date: str) -> tuple[Any, int | None, list[Any]]:
+    """(input schema, records expected or None for a stream, Kafka partition plan)."""
+    from pipelines.build import kafka_decoder
+    from pipelines.config import ConfigError, KafkaSource
+    from transforms.kafka_io import consumer_config, plan_partitions
+    from transforms.parquet_source import describe_input
+
+    source = config.source
+    if isinstance(source, KafkaSource):
+        conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
+        bounded = source.mode == "bounded"
+        ranges = plan_partitions(conf, source.topic, source.start, source.start_timestamp_ms, bounded)
+        total = sum(r.end - r.start for r in ranges) if bounded else None
+        return kafka_decoder(source).schema, total, ranges
+    found = describe_input(source.path)
+    if found.schema is None:
+        raise ConfigError([f"source.path: {source.path} matches no files"])
+    return found.schema, found.rows, []
 
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -152,25 +213,25 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from apache_beam.io.filesystems import FileSystems
 
     from pipelines.build import RunContext, build_pipeline
-    from pipelines.config import ConfigError, load_job_config, parse_date
+    from pipelines.config import KafkaSource, load_job_config, parse_date
     from pipelines.progress import ProgressDisplay
     from pipelines.report import render_summary, write_report
-    from transforms.parquet_source import describe_input
-    from transforms.sinks import SUCCESS_FILE
 
     date = parse_date(args.date)
     config = load_job_config(args.config, date, args.overrides)
-    source = describe_input(config.source.path)
-    if source.schema is None:
-        raise ConfigError([f"source.path: {config.source.path} matches no files"])
+    streaming = isinstance(config.source, KafkaSource) and config.source.mode == "streaming"
+    schema, total, partitions = _describe_source(config, date)
+    options = pipeline_options(beam_args, streaming)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = time.monotonic()
-    with _embedded_endpoint(config) as config, ProgressDisplay(source.rows, enabled=not args.no_progress) as progress:
-        ctx = RunContext(source.schema, run_id, date, progress.address)
-        with beam.Pipeline(options=pipeline_options(beam_args)) as p:
+    with _embedded_endpoint(config) as config, ProgressDisplay(total, enabled=not args.no_progress) as progress:
+        ctx = RunContext(schema, run_id, date, progress.address, partitions)
+        if streaming:
+            return _run_until_stopped(config, ctx, options)
+        with beam.Pipeline(options=options) as p:
             build_pipeline(p, config, ctx)
     elapsed = time.monotonic() - started
-    with FileSystems.open(posixpath.join(config.output.predictions, SUCCESS_FILE)) as fh:
+    with FileSystems.open(config.report_location) as fh:
         report = json.load(fh)
     report["elapsed_seconds"] = round(elapsed, 3)
     report["outputs"] = {"predictions": config.output.predictions, "dead letters": config.output.dead_letters}
@@ -189,6 +250,32 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_DEAD_LETTERS
+    return EXIT_OK
+
+
+def _run_until_stopped(config: Any, ctx: Any, options: Any) -> int:
+    """Run a streaming job until SIGINT/SIGTERM, then cancel it; committed offsets say where to resume."""
+    import apache_beam as beam
+
+    from pipelines.build import build_pipeline
+
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, config, ctx)
+    result = p.run()
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        print("\nsmscore: stopping the stream; uncommitted records are read again by the next run", file=sys.stderr)
+        # The in-process workers' gRPC threads die with the runner; their farewells are noise.
+        threading.excepthook = lambda _args: None
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        with contextlib.suppress(Exception):
+            result.cancel()
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from transforms.kafka_codec import MESSAGE_COLUMNS, ValueFormat, ValueType
 from transforms.outputs import RESERVED
 from transforms.settings import EndpointSettings, InvokeSettings, Strict
 
@@ -47,19 +48,70 @@ class ParquetSource(Strict):
     batch_rows: int = Field(65536, ge=1)
 
 
+KafkaSetting = str | int | float | bool
+
+
+class KafkaSource(Strict):
+    """Score what a topic holds now (bounded) or everything that arrives (streaming)."""
+
+    type: Literal["kafka"]
+    mode: Literal["bounded", "streaming"] = "bounded"
+    bootstrap_servers: str = Field(min_length=1)
+    topic: str = Field(min_length=1)
+    group_id: str = Field(min_length=1)
+    start: Literal["committed", "earliest", "latest", "timestamp"] = "committed"
+    start_timestamp: dt.datetime | None = None
+    value_format: ValueFormat = "json"
+    value_columns: dict[str, ValueType] = {}
+    csv_delimiter: str = Field(",", min_length=1, max_length=1)
+    max_records: int = Field(500, ge=1)
+    max_wait_ms: int = Field(1000, ge=1)
+    consumer: dict[str, KafkaSetting] = {}
+    reader: Literal["confluent", "beam-java"] = "confluent"
+    expansion_service: str | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> KafkaSource:
+        if self.value_format != "raw" and not self.value_columns:
+            raise ValueError(f"value_format '{self.value_format}' needs value_columns: name -> type of each field")
+        clash = sorted(set(self.value_columns) & set(MESSAGE_COLUMNS))
+        if clash:
+            raise ValueError(f"value_columns {clash} clash with the message columns {MESSAGE_COLUMNS}")
+        if self.start == "timestamp" and self.start_timestamp is None:
+            raise ValueError("start 'timestamp' needs start_timestamp (ISO-8601)")
+        return self
+
+    @property
+    def start_timestamp_ms(self) -> int | None:
+        return int(self.start_timestamp.timestamp() * 1000) if self.start_timestamp else None
+
+
 class OutputSettings(Strict):
-    format: Literal["parquet", "jsonl"] = "parquet"
+    """Files (Parquet or JSON lines, published atomically) or Kafka topics (``predictions``/``dead_letters``)."""
+
+    format: Literal["parquet", "jsonl", "kafka"] = "parquet"
     predictions: str = Field(min_length=1)
     dead_letters: str = Field(min_length=1)
+    bootstrap_servers: str | None = None
+    producer: dict[str, KafkaSetting] = {}
+    report: str | None = None
 
 
 class JobConfig(Strict):
     job: JobSettings = JobSettings()
     local_endpoint: LocalEndpointSettings = LocalEndpointSettings()
-    source: ParquetSource
+    source: ParquetSource | KafkaSource = Field(discriminator="type")
     endpoint: EndpointSettings
     invoke: InvokeSettings
     output: OutputSettings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_source_type(cls, data: Any) -> Any:
+        source = data.get("source") if isinstance(data, dict) else None
+        if isinstance(source, dict) and "type" not in source:
+            data["source"] = {**source, "type": "parquet"}
+        return data
 
     @model_validator(mode="after")
     def _columns(self) -> JobConfig:
@@ -67,8 +119,28 @@ class JobConfig(Strict):
         if clash:
             raise ValueError(f"invoke.passthrough_columns {clash} clash with output columns of the same name")
         if self.output.predictions.rstrip("/") == self.output.dead_letters.rstrip("/"):
-            raise ValueError("output.predictions and output.dead_letters must be different folders")
+            raise ValueError("output.predictions and output.dead_letters must be different folders or topics")
+        streaming = isinstance(self.source, KafkaSource) and self.source.mode == "streaming"
+        if streaming and self.output.format != "kafka":
+            raise ValueError("a streaming Kafka source writes to Kafka: set output.format to kafka")
+        if self.output.format == "kafka" and not self.output_bootstrap_servers:
+            raise ValueError("output.format kafka needs output.bootstrap_servers")
         return self
+
+    @property
+    def output_bootstrap_servers(self) -> str | None:
+        """Kafka outputs go to ``output.bootstrap_servers``, by default the Kafka source's cluster."""
+        source_servers = self.source.bootstrap_servers if isinstance(self.source, KafkaSource) else None
+        return self.output.bootstrap_servers or source_servers
+
+    @property
+    def report_location(self) -> str:
+        """Where the run report JSON lands: the output's ``report`` key, else ``_SUCCESS`` in the predictions."""
+        if self.output.report:
+            return self.output.report
+        if self.output.format == "kafka":
+            return f"out/{self.job.name}/report.json"
+        return self.output.predictions.rstrip("/") + "/_SUCCESS"
 
 
 def _interpolate(value: Any, key: str, problems: list[str]) -> Any:

@@ -12,7 +12,9 @@ from typing import TextIO
 class ProgressDisplay:
     """Listens on a loopback UDP port; redraws one status line at most every ``interval`` seconds."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, interval: float = 0.5, enabled: bool = True) -> None:
+    def __init__(
+        self, total: int | None, stream: TextIO = sys.stderr, interval: float = 0.5, enabled: bool = True
+    ) -> None:
         self.total = total
         self.done = 0
         self.stream = stream
@@ -33,6 +35,8 @@ class ProgressDisplay:
     def line(self) -> str:
         elapsed = max(time.monotonic() - self._start, 1e-6)
         rate = self.done / elapsed
+        if self.total is None:  # a stream: no end, no ETA
+            return f"scored {self.done:,} records · {rate:,.0f} rec/s · running {elapsed:,.0f}s (Ctrl-C stops)"
         pct = 100.0 * self.done / self.total if self.total else 100.0
         eta = (self.total - self.done) / rate if rate > 0 and self.total >= self.done else None
         eta_text = f"ETA {eta:5.0f}s" if eta is not None else "ETA    ?"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -30,3 +31,34 @@ def write_sample(folder: str, rows: int, features: int = 16, files: int = 2, row
         pq.write_table(make_table(n, features, start=start), path, row_group_size=row_group_rows)
         paths.append(path)
     return paths
+
+
+def sample_messages(
+    rows: int, features: int = 4, start: int = 0, malformed_every: int = 0
+) -> list[tuple[bytes, bytes]]:
+    """(key, JSON value) pairs matching ``make_table``; every ``malformed_every``-th value is not JSON."""
+    table = make_table(rows, features, start=start)
+    messages = []
+    for row in table.to_pylist():
+        key = str(row["id"]).encode()
+        bad = malformed_every and row["id"] % malformed_every == malformed_every - 1
+        messages.append((key, b"{not json" if bad else json.dumps(row).encode()))
+    return messages
+
+
+def produce_sample(bootstrap: str, topic: str, rows: int, features: int = 4, start: int = 0) -> int:
+    """Produce ``sample_messages`` to ``topic`` (idempotent producer, acks=all); returns the count."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    for key, value in sample_messages(rows, features, start):
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    left = producer.flush(60)
+    if left:
+        raise RuntimeError(f"{left} sample messages to {topic} were not delivered")
+    return rows

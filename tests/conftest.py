@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import boto3
@@ -51,3 +52,22 @@ def creds(monkeypatch: pytest.MonkeyPatch) -> None:
     """The local endpoint's credentials in the environment, where boto3's default chain finds them."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+
+
+def require(available: bool, what: str) -> None:
+    """Skip when a service's parts are missing locally; in CI (CI=true) that is a failure, not a skip."""
+    if available:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is missing in CI: the Makefile must provide it")
+    pytest.skip(f"{what} is missing (run `make test`, which fetches it)")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[str]:
+    """A real single-node Kafka broker on a free port for the whole session; yields its bootstrap address."""
+    from local_kafka.broker import DEFAULT_JARS, running_broker
+
+    require(any(DEFAULT_JARS.glob("kafka_2.13-*.jar")), "the Kafka broker jars (.jars/kafka-broker)")
+    with running_broker() as broker:
+        yield broker.bootstrap

@@ -97,26 +97,38 @@ def publish(pub: Publication, success: dict[str, object] | None) -> None:
 class Publish(beam.PTransform):
     """Wait for every write, then publish each staging folder; the last carries ``_SUCCESS``.
 
-    Input: the single merged stats object (anything with ``to_report()``).
+    Input: the single merged stats object (anything with ``to_report()``). With no
+    folders to publish (Kafka outputs), the report goes to ``report_path``.
     """
 
     def __init__(
-        self, publications: list[Publication], written: list[beam.PCollection], extra: dict[str, object]
+        self,
+        publications: list[Publication],
+        written: list[beam.PCollection],
+        extra: dict[str, object],
+        report_path: str | None = None,
     ) -> None:
         super().__init__()
         self.publications = publications
         self.written = written
         self.extra = extra
+        self.report_path = report_path
 
     def expand(self, stats: beam.PCollection) -> beam.PCollection:
         files = self.written | "AllWritten" >> beam.Flatten()
         pubs = self.publications
         extra = self.extra
+        report_path = self.report_path
 
-        def run(total: Any, written: list[str]) -> dict[str, object]:
-            report = {**extra, **total.to_report(), "files_written": len(written)}
+        def run(total: Any, written: list[Any]) -> dict[str, object]:
+            report = {**extra, **total.to_report(), "writes": len(written)}
             for i, pub in enumerate(pubs):
                 publish(pub, report if i == len(pubs) - 1 else None)
+            if report_path:
+                if _is_local(report_path):
+                    os.makedirs(os.path.dirname(os.path.abspath(report_path)), exist_ok=True)
+                with FileSystems.create(report_path) as fh:
+                    fh.write(json.dumps(report, indent=2).encode())
             return report
 
         return stats | "Publish" >> beam.Map(run, written=beam.pvalue.AsList(files))

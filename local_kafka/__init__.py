@@ -1,0 +1,1 @@
+"""A real single-node Apache Kafka broker (KRaft) run from Maven-fetched jars, for development and tests."""

@@ -1,0 +1,214 @@
+"""Kafka end to end against a real broker: bounded and streaming runs of `smscore run`, restarts, the DLQ.
+
+Every test produces to its own topics, runs the real CLI in a subprocess (local endpoint embedded),
+and reads the outputs back from the broker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from pipelines.cli import PRISM
+from pipelines.sample_data import sample_messages
+from tests.conftest import require
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Topics:
+    def __init__(self, bootstrap: str, partitions: int = 3) -> None:
+        self.bootstrap = bootstrap
+        tag = uuid.uuid4().hex[:8]
+        self.input, self.predictions, self.dlq, self.group = (f"{n}-{tag}" for n in ("in", "pred", "dlq", "group"))
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        new = [NewTopic(t, partitions, 1) for t in (self.input, self.predictions, self.dlq)]
+        for future in admin.create_topics(new).values():
+            future.result(30)
+
+    def produce(self, rows: int, start: int = 0, malformed_every: int = 0, pace_s: float = 0.0) -> None:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all"})
+        for i, (key, value) in enumerate(sample_messages(rows, 4, start, malformed_every)):
+            producer.produce(self.input, value, key)
+            if pace_s and i % 20 == 19:
+                producer.flush(10)
+                time.sleep(pace_s)
+        assert producer.flush(30) == 0
+
+    def overrides(self, **extra: str) -> list[str]:
+        values = {
+            "source.bootstrap_servers": self.bootstrap,
+            "source.topic": self.input,
+            "source.group_id": self.group,
+            "output.predictions": self.predictions,
+            "output.dead_letters": self.dlq,
+            **extra,
+        }
+        return [arg for k, v in values.items() for arg in ("--set", f"{k}={v}")]
+
+    def read(self, topic: str, expect: int, timeout: float = 60.0) -> list:
+        consumer = Consumer(
+            {"bootstrap.servers": self.bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
+        )
+        consumer.subscribe([topic])
+        out: list = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(out) < expect:
+            out += [m for m in consumer.consume(500, 0.5) if m.error() is None]
+        # Anything beyond `expect` (duplicates) that is already there:
+        out += [m for m in consumer.consume(500, 1.0) if m.error() is None]
+        consumer.close()
+        return out
+
+    def committed(self) -> dict[int, int]:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
+        parts = consumer.list_topics(self.input, timeout=10).topics[self.input].partitions
+        done = consumer.committed([TopicPartition(self.input, p) for p in parts], timeout=10)
+        consumer.close()
+        return {tp.partition: tp.offset for tp in done}
+
+    def ends(self) -> dict[int, int]:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
+        parts = consumer.list_topics(self.input, timeout=10).topics[self.input].partitions
+        marks = {p: consumer.get_watermark_offsets(TopicPartition(self.input, p), timeout=10)[1] for p in parts}
+        consumer.close()
+        return marks
+
+
+def smscore(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start_stream(topics: Topics, *extra: str) -> subprocess.Popen[str]:
+    require(PRISM.exists(), "the Prism runner (.tools/bin/prism)")
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/kafka-streaming.yaml",
+            "--no-progress", *topics.overrides(**{"source.max_wait_ms": "300"}), *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: a kill takes Prism and the endpoint with it
+    )  # fmt: skip
+
+
+def offsets_of(messages: list) -> Counter:
+    return Counter((json.loads(m.value())["kafka_partition"], json.loads(m.value())["kafka_offset"]) for m in messages)
+
+
+def test_bounded_scores_exactly_what_the_topic_holds_and_commits(kafka_broker, tmp_path):
+    topics = Topics(kafka_broker)
+    topics.produce(300, malformed_every=50)
+    report = tmp_path / "report.json"
+    result = smscore("run", "--config", "configs/kafka-bounded.yaml", "--no-progress", "--report", str(report),
+                     *topics.overrides(**{"output.report": str(tmp_path / "r.json")}))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(report.read_text())
+    assert (summary["records_in"], summary["predictions_out"], summary["dead_letters_out"]) == (300, 294, 6)
+    assert summary["dead_letters_by_class"] == {"MalformedRecord": 6}
+
+    predictions = topics.read(topics.predictions, 294)
+    dead = topics.read(topics.dlq, 6)
+    assert len(predictions) == 294 and len(dead) == 6
+    seen = offsets_of(predictions) + offsets_of(dead)
+    assert sum(seen.values()) == 300 and max(seen.values()) == 1  # every offset exactly once
+    first = predictions[0]
+    body = json.loads(first.value())
+    assert first.key() == str(body["id"]).encode()  # the input key is kept
+    headers = dict(first.headers())
+    assert headers["inference_id"].decode() == body["inference_id"] and headers["invoked_variant"]
+    assert all(json.loads(m.value())["error_class"] == "MalformedRecord" for m in dead)
+    assert topics.committed() == topics.ends()
+
+    again = smscore("run", "--config", "configs/kafka-bounded.yaml", "--no-progress", *topics.overrides())
+    assert again.returncode == 0, again.stderr
+    assert "Scored 0 records" in again.stdout  # everything was committed: a rerun finds nothing new
+
+
+def test_unreachable_broker_fails_fast_with_a_clear_message():
+    started = time.monotonic()
+    result = smscore("run", "--config", "configs/kafka-bounded.yaml", "--set", "source.bootstrap_servers=127.0.0.1:1")
+    assert result.returncode == 3
+    assert "cannot reach Kafka at 127.0.0.1:1" in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 60
+
+
+def wait_for(predicate, timeout: float, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the streaming job exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(1)
+    pytest.fail("timed out waiting for the streaming job")
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
+    """SIGTERM: a clean stop. SIGKILL: a crash of the whole job (CLI, Prism, endpoint)."""
+    if sig == signal.SIGKILL:
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        proc.send_signal(sig)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    return out or ""
+
+
+def test_streaming_scores_while_a_producer_runs(kafka_broker):
+    topics = Topics(kafka_broker)
+    proc = start_stream(topics)
+    try:
+        producer = threading.Thread(target=topics.produce, args=(400,), kwargs={"malformed_every": 100, "pace_s": 0.1})
+        producer.start()
+        producer.join()
+        wait_for(lambda: topics.committed() == topics.ends(), 150, proc)
+    finally:
+        out = stop(proc)
+    assert "stopping the stream" in out
+    predictions = topics.read(topics.predictions, 396)
+    dead = topics.read(topics.dlq, 4)
+    seen = offsets_of(predictions) + offsets_of(dead)
+    assert len(seen) == 400  # every input offset has an output
+    assert len(dead) >= 4 and {json.loads(m.value())["error_class"] for m in dead} == {"MalformedRecord"}
+
+
+def test_a_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
+    topics = Topics(kafka_broker, partitions=2)
+    topics.produce(300)
+    proc = start_stream(topics, "--set", "source.start=earliest")
+    wait_for(lambda: sum(topics.committed().values()) > 0, 150, proc)
+    stop(proc, signal.SIGKILL)  # no goodbye: whatever was not committed is read again
+    topics.produce(200, start=300)
+    proc = start_stream(topics)  # resumes from the committed offsets
+    try:
+        wait_for(lambda: topics.committed() == topics.ends(), 150, proc)
+    finally:
+        stop(proc)
+    predictions = topics.read(topics.predictions, 500)
+    seen = offsets_of(predictions)
+    assert len(seen) == 500  # nothing lost
+    ids: dict[tuple[int, int], set[str]] = {}
+    for m in predictions:
+        body = json.loads(m.value())
+        ids.setdefault((body["kafka_partition"], body["kafka_offset"]), set()).add(body["inference_id"])
+    assert all(len(v) == 1 for v in ids.values())  # a replayed record carries the id it had before

@@ -1,0 +1,136 @@
+"""Kafka pieces that need no broker: value decoding, output messages, the offset ledger, config rules."""
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from pipelines.config import JobConfig
+from transforms.kafka_codec import Message, MessageDecoder, encode_rows
+from transforms.kafka_io import Manifest, PartitionLedger, PartitionRange
+
+
+def msg(offset: int, value: bytes | None, key: bytes | None = b"k") -> Message:
+    return Message("t", 2, offset, 1_700_000_000_000, key, value, [("h", b"v")])
+
+
+def test_json_values_decode_and_bad_ones_are_reported_not_dropped():
+    decoder = MessageDecoder("json", {"id": "int64", "x": "float64"})
+    messages = [
+        msg(0, b'{"id": 1, "x": 0.5}'),
+        msg(1, b"{not json"),
+        msg(2, b'{"id": 3}'),
+        msg(3, b"[1, 2]"),
+        msg(4, b'{"id": 5, "x": "7"}'),
+        msg(5, b'{"id": 6, "x": true}'),
+        msg(6, None),
+    ]
+    decoded = decoder.decode(messages)
+    assert decoded.table.num_rows == 7
+    assert [m.row for m in decoded.malformed] == [1, 2, 3, 5, 6]
+    assert "missing fields ['x']" in decoded.malformed[1].reason
+    good, bad = decoded.split()
+    assert good.column("id").to_pylist() == [1, 5]
+    assert good.column("x").to_pylist() == [0.5, 7.0]
+    assert bad.column("kafka_offset").to_pylist() == [1, 2, 3, 5, 6]
+    assert good.column("kafka_headers").to_pylist()[0] == [("h", b"v")]
+
+
+def test_csv_lines_and_raw_values():
+    csv = MessageDecoder("csv", {"a": "float64", "b": "string"}, csv_delimiter=";")
+    decoded = csv.decode([msg(0, b"1.5;x\n"), msg(1, b"1;2;3"), msg(2, b"abc;y")])
+    assert decoded.table.column("a").to_pylist() == [1.5, None, None]
+    assert [m.row for m in decoded.malformed] == [1, 2]
+    raw = MessageDecoder("raw", {"ignored": "float64"})
+    decoded = raw.decode([msg(7, b"\x00\x01")])
+    assert decoded.malformed == [] and decoded.table.column("kafka_value").to_pylist() == [b"\x00\x01"]
+    assert "ignored" not in decoded.table.column_names
+
+
+def test_empty_batch_decodes_to_an_empty_table():
+    decoder = MessageDecoder("json", {"x": "float64"})
+    assert decoder.decode([]).table.num_rows == 0
+
+
+def test_output_messages_keep_the_key_and_carry_id_and_variant_headers():
+    table = pa.table(
+        {
+            "kafka_key": pa.array([b"k1", None]),
+            "kafka_offset": [4, 5],
+            "inference_id": ["id-4", "id-5"],
+            "invoked_variant": ["variant-a", None],
+            "payload": pa.array([b"\xff\xfe", b"ok"]),
+        }
+    )
+    out = encode_rows(table)
+    assert [m.key for m in out] == [b"k1", None]
+    assert out[0].headers == [("inference_id", b"id-4"), ("invoked_variant", b"variant-a")]
+    assert out[1].headers == [("inference_id", b"id-5")]
+    body = json.loads(out[0].value)
+    assert body["kafka_offset"] == 4 and "kafka_key" not in body
+    assert body["payload"] == {"base64": "//4="} and json.loads(out[1].value)["payload"] == "ok"
+
+
+def test_ledger_commits_only_contiguous_fully_written_batches():
+    ledger = PartitionLedger(committed=10)
+    ledger.add_manifest(Manifest(10, 13, 3))
+    ledger.add_manifest(Manifest(13, 20, 2))  # a gap in offsets (compaction): 2 records cover 13..19
+    ledger.add_acks([13, 19])  # the second batch is written first
+    assert ledger.advance() is None  # ...but the first is not: nothing may be committed
+    ledger.add_acks([10, 11])
+    assert ledger.advance() is None
+    ledger.add_acks([12])
+    assert ledger.advance() == 20 and ledger.committed == 20
+
+
+def test_ledger_accepts_acks_before_their_manifest_and_ignores_replays():
+    ledger = PartitionLedger(committed=0)
+    ledger.add_acks([0, 1])
+    ledger.add_manifest(Manifest(0, 2, 2))
+    assert ledger.advance() == 2
+    ledger.add_manifest(Manifest(0, 2, 2))  # a retried bundle re-emits a committed batch
+    ledger.add_acks([1])
+    assert ledger.advance() is None and ledger.manifests == {} and ledger.early == set()
+
+
+def test_ledger_without_a_start_takes_the_first_batch_it_sees():
+    ledger = PartitionLedger()
+    ledger.add_manifest(Manifest(5, 6, 1))
+    ledger.add_acks([5, 5])  # a duplicate ack counts once
+    assert ledger.advance() == 6
+
+
+def test_partition_ranges_travel_as_text():
+    rng = PartitionRange("topic", 3, 10, 2**63 - 1)
+    assert PartitionRange.decode(rng.encode()) == rng
+
+
+BASE = {
+    "source": {
+        "type": "kafka",
+        "bootstrap_servers": "b:9092",
+        "topic": "in",
+        "group_id": "g",
+        "value_columns": {"x": "float64"},
+    },
+    "endpoint": {"name": "e"},
+    "invoke": {"feature_columns": ["x"]},
+    "output": {"format": "kafka", "predictions": "p", "dead_letters": "d"},
+}
+
+
+def test_kafka_config_defaults_and_rules():
+    config = JobConfig.model_validate(BASE)
+    assert config.output_bootstrap_servers == "b:9092"
+    assert config.report_location.endswith("report.json")
+    streaming_to_files = {
+        **BASE,
+        "source": {**BASE["source"], "mode": "streaming"},
+        "output": {"format": "parquet", "predictions": "p", "dead_letters": "d"},
+    }
+    with pytest.raises(ValueError, match="streaming Kafka source writes to Kafka"):
+        JobConfig.model_validate(streaming_to_files)
+    with pytest.raises(ValueError, match="needs value_columns"):
+        JobConfig.model_validate({**BASE, "source": {**BASE["source"], "value_columns": {}}})
+    with pytest.raises(ValueError, match="clash with the message columns"):
+        JobConfig.model_validate({**BASE, "source": {**BASE["source"], "value_columns": {"kafka_offset": "int64"}}})

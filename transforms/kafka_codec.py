@@ -1,0 +1,179 @@
+"""Kafka messages <-> Arrow batches: decode values (JSON object, CSV line, raw bytes), encode outputs.
+
+Pure functions, unit-tested without a broker. A message whose value cannot be
+decoded is not dropped: it comes back as a malformed row (message columns set,
+value columns null) with the reason, and becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import pyarrow as pa
+
+ValueFormat = Literal["json", "csv", "raw"]
+ValueType = Literal["float64", "int64", "string", "bool"]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "float64": pa.float64(),
+    "int64": pa.int64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+}
+MESSAGE_FIELDS = [
+    pa.field("kafka_topic", pa.string()),
+    pa.field("kafka_partition", pa.int32()),
+    pa.field("kafka_offset", pa.int64()),
+    pa.field("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
+    pa.field("kafka_key", pa.binary()),
+    pa.field("kafka_value", pa.binary()),
+    pa.field("kafka_headers", pa.map_(pa.string(), pa.binary())),
+]
+MESSAGE_COLUMNS = [f.name for f in MESSAGE_FIELDS]
+# The default InferenceId key: a replayed message gets the id it had the first time.
+KAFKA_KEY_COLUMNS = ["kafka_topic", "kafka_partition", "kafka_offset"]
+
+
+class Message(NamedTuple):
+    """The parts of a consumed message the pipeline uses (picklable, unlike confluent's Message)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None
+
+
+def from_confluent(msg: Any) -> Message:
+    ts_type, ts = msg.timestamp()
+    return Message(
+        msg.topic(), msg.partition(), msg.offset(), ts if ts_type else None, msg.key(), msg.value(), msg.headers()
+    )
+
+
+class Malformed(NamedTuple):
+    row: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decoded:
+    table: pa.Table  # all messages, in order; value columns null where malformed
+    malformed: list[Malformed]
+
+    def split(self) -> tuple[pa.Table, pa.Table]:
+        """(good rows, malformed rows)."""
+        bad = {m.row for m in self.malformed}
+        if not bad:
+            return self.table, self.table.slice(0, 0)
+        good_mask = pa.array([i not in bad for i in range(self.table.num_rows)])
+        return self.table.filter(good_mask), self.table.take(sorted(bad))
+
+
+def _convert(value: Any, kind: str) -> Any:
+    if kind == "float64":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"expected a number, got {type(value).__name__}")
+        return float(value)
+    if kind == "int64":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"expected an integer, got {type(value).__name__}")
+        return int(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true/false, got {type(value).__name__}")
+        return value
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class MessageDecoder:
+    """Turns a list of messages into one Arrow table with the message columns and the value columns."""
+
+    def __init__(
+        self, value_format: ValueFormat, value_columns: dict[str, ValueType], csv_delimiter: str = ","
+    ) -> None:
+        self.value_format = value_format
+        self.value_columns = dict(value_columns) if value_format != "raw" else {}
+        self.delimiter = csv_delimiter
+        self.schema = pa.schema(
+            [*MESSAGE_FIELDS, *(pa.field(n, ARROW_TYPES[t]) for n, t in self.value_columns.items())]
+        )
+
+    def _fields(self, value: bytes | None) -> list[Any]:
+        if value is None:
+            raise ValueError("the message has no value")
+        text = value.decode("utf-8")
+        names = list(self.value_columns)
+        if self.value_format == "json":
+            obj = json.loads(text)
+            if not isinstance(obj, dict):
+                raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+            missing = [n for n in names if obj.get(n) is None]
+            if missing:
+                raise ValueError(f"missing fields {missing}")
+            raw = [obj[n] for n in names]
+        else:
+            raw = text.rstrip("\r\n").split(self.delimiter)
+            if len(raw) != len(names):
+                raise ValueError(f"expected {len(names)} CSV fields, got {len(raw)}")
+        return [_convert(v, self.value_columns[n]) for n, v in zip(names, raw, strict=True)]
+
+    def decode(self, messages: Sequence[Message]) -> Decoded:
+        columns: list[list[Any]] = [[] for _ in self.value_columns]
+        malformed: list[Malformed] = []
+        for i, msg in enumerate(messages):
+            try:
+                values = self._fields(msg.value) if self.value_columns else []
+            except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+                malformed.append(Malformed(i, f"{self.value_format} value: {exc}"[:512]))
+                values = [None] * len(self.value_columns)
+            for column, v in zip(columns, values, strict=True):
+                column.append(v)
+        meta: list[Sequence[Any]] = list(zip(*messages, strict=True)) if messages else [[]] * len(MESSAGE_FIELDS)
+        arrays = [pa.array(list(values), f.type) for values, f in zip(meta, MESSAGE_FIELDS, strict=True)]
+        arrays += [pa.array(c, ARROW_TYPES[t]) for c, t in zip(columns, self.value_columns.values(), strict=True)]
+        return Decoded(pa.Table.from_arrays(arrays, schema=self.schema), malformed)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list):  # a map column arrives as [(key, value), ...]
+        return {k: _jsonable(v) for k, v in value}
+    return value
+
+
+class OutputMessage(NamedTuple):
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, str | bytes | None]]
+
+
+# Columns that are the message itself, not facts about the prediction: kept out of the output value.
+_NOT_IN_VALUE = frozenset({"kafka_key", "kafka_value", "kafka_headers"})
+
+
+def encode_rows(table: pa.Table) -> list[OutputMessage]:
+    """One output message per row: the input key, a JSON value, and id/variant headers."""
+    keys = table.column("kafka_key").to_pylist() if "kafka_key" in table.column_names else [None] * table.num_rows
+    body = table.select([c for c in table.column_names if c not in _NOT_IN_VALUE])
+    out = []
+    for key, row in zip(keys, body.to_pylist(), strict=True):
+        headers: list[tuple[str, str | bytes | None]] = [("inference_id", str(row["inference_id"]).encode())]
+        if row.get("invoked_variant"):
+            headers.append(("invoked_variant", str(row["invoked_variant"]).encode()))
+        value = json.dumps({k: _jsonable(v) for k, v in row.items()}, separators=(",", ":")).encode()
+        out.append(OutputMessage(key, value, headers))
+    return out

@@ -10,11 +10,13 @@ BEAM_VERSION := 2.62.0
 JARS   := .jars
 KAFKA_JARS := $(JARS)/kafka-broker/.fetched
 KAFKA_IO_JARS := $(JARS)/kafka-expansion-service/.fetched
+FLINK_JARS := $(JARS)/flink-job-server/.fetched
+FLINK_JAR := $(JARS)/flink-job-server.jar
 PRISM  := .tools/bin/prism
 MVN    := mvn -q -B
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jars kafka-up kafka-down prism
+.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jars kafka-up kafka-down prism flink-jars run-flink
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +47,15 @@ $(JARS)/%/.fetched: java/%/pom.xml
 	cd java/$* && $(MVN) dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS)/$*
 	touch $@
 
+# Maven Central as served here has no shaded Flink job-server jar: a manifest-only jar points at the copied ones.
+$(FLINK_JAR): $(FLINK_JARS)
+	$(PYTHON) java/pathing_jar.py $(JARS)/flink-job-server org.apache.beam.runners.flink.FlinkJobServerDriver $@
+
+flink-jars: $(FLINK_JAR) ## fetch Beam's Flink 1.19 job server for Beam $(BEAM_VERSION) (Maven)
+
+run-flink: $(STAMP) $(SAMPLE) $(FLINK_JAR) ## the default batch job on an embedded Flink cluster (configs/flink.yaml)
+	$(BIN)/smscore run --config configs/flink.yaml --date $(DATE) --report out/flink/report.json
+
 kafka-jars: $(KAFKA_JARS) ## fetch the Apache Kafka broker jars (Maven)
 
 kafka-io-jars: $(KAFKA_IO_JARS) ## fetch Beam's Java KafkaIO expansion service jars (Maven)
@@ -62,7 +73,7 @@ kafka-up: $(STAMP) $(KAFKA_JARS) ## start a Kafka broker on 127.0.0.1:9092 (stat
 kafka-down: ## stop the broker `make kafka-up` started
 	$(BIN)/python -m local_kafka down
 
-test: $(STAMP) $(KAFKA_JARS) $(KAFKA_IO_JARS) $(PRISM) ## run the whole suite (unit + integration, Kafka, streaming)
+test: $(STAMP) $(KAFKA_JARS) $(PRISM) $(FLINK_JAR) ## run the whole suite (unit + integration: endpoint, Kafka, Prism, Flink)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-unit: $(STAMP) ## only the fast unit tests

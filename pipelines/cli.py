@@ -221,7 +221,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_job_config(args.config, date, args.overrides)
     streaming = isinstance(config.source, KafkaSource) and config.source.mode == "streaming"
     schema, total, partitions = _describe_source(config, date)
-    options = pipeline_options(beam_args, streaming)
+    options = pipeline_options([*config.job.beam_args, *beam_args], streaming)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = time.monotonic()
     with _embedded_endpoint(config) as config, ProgressDisplay(total, enabled=not args.no_progress) as progress:

@@ -40,6 +40,8 @@ class LocalEndpointSettings(Strict):
 class JobSettings(Strict):
     name: str = Field("smscore", min_length=1)
     max_dead_letter_fraction: float = Field(0.05, ge=0, le=1)
+    # Beam pipeline options for this job (runner, Flink master...); command-line flags come after and win.
+    beam_args: list[str] = []
 
 
 class ParquetSource(Strict):
@@ -67,8 +69,6 @@ class KafkaSource(Strict):
     max_records: int = Field(500, ge=1)
     max_wait_ms: int = Field(1000, ge=1)
     consumer: dict[str, KafkaSetting] = {}
-    reader: Literal["confluent", "beam-java"] = "confluent"
-    expansion_service: str | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> KafkaSource:

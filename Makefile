@@ -16,7 +16,7 @@ PRISM  := .tools/bin/prism
 MVN    := mvn -q -B
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jars kafka-up kafka-down prism flink-jars run-flink
+.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jars kafka-up kafka-down prism flink-jars run-flink bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ test-unit: $(STAMP) ## only the fast unit tests
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+bench: $(STAMP) $(KAFKA_JARS) $(PRISM) ## ours vs the peers (BENCH_ROWS=1000000); writes BENCHMARKS.md, benchmarks/results.json
+	$(BIN)/python -m benchmarks.bench
 
 clean: ## remove outputs and caches (keeps .venv, jars and Prism)
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,8 @@ import struct
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Self
 
 from aiohttp import web
@@ -156,6 +157,26 @@ def _reset_connection(request: web.Request) -> None:
     transport.abort()
 
 
+@dataclass
+class CallStats:
+    """Answers by status/error code, and when the first and last successful call ended."""
+
+    answers: Counter[str] = field(default_factory=Counter)
+    first_ok: float | None = None
+    last_ok: float | None = None
+
+    def add(self, status: int, code: str | None = None) -> None:
+        self.answers[code or str(status)] += 1
+        if status == 200:
+            now = time.monotonic()
+            self.first_ok = self.first_ok or now
+            self.last_ok = now
+
+    def snapshot(self) -> dict[str, object]:
+        span = (self.last_ok - self.first_ok) if self.first_ok and self.last_ok else None
+        return {"answers": dict(self.answers), "ok_span_seconds": span}
+
+
 class LocalSageMakerRuntime:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -167,11 +188,15 @@ class LocalSageMakerRuntime:
         )
         self.endpoints = {e.name: EndpointRuntime(e, config.model_timeout_seconds) for e in config.endpoints}
         self.sessions = SessionStore()
+        self.stats = CallStats()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.contract.body_max * 2)
         app.router.add_post("/endpoints/{name}/invocations", self.handle_invoke)
         app.router.add_get("/ping", self.handle_ping)
+        # Not part of SageMaker: call counts for benchmarks (goodput measured where the calls land).
+        app.router.add_get("/_local/stats", self.handle_stats)
+        app.router.add_delete("/_local/stats", self.handle_stats)
         app.on_cleanup.append(self._cleanup)
         return app
 
@@ -185,13 +210,22 @@ class LocalSageMakerRuntime:
     async def handle_ping(self, _request: web.Request) -> web.Response:
         return web.Response(text="healthy")
 
+    async def handle_stats(self, request: web.Request) -> web.Response:
+        body = self.stats.snapshot()
+        if request.method == "DELETE":
+            self.stats = CallStats()
+        return web.json_response(body)
+
     async def handle_invoke(self, request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
         try:
-            return await self._invoke(request, request_id)
+            response = await self._invoke(request, request_id)
+            self.stats.add(response.status)
+            return response
         except ServiceError as err:
             if err.status >= 500 or err.code == "ThrottlingException":
                 log.debug("invoke %s -> %s", request_id, err.code)
+            self.stats.add(err.status, err.code)
             return err.response(request_id)
         except Exception:  # a bug here must still answer like the service, not drop the connection
             log.exception("invoke %s failed inside the local endpoint", request_id)

@@ -21,7 +21,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.concurrency import AdaptiveLimiter
 from transforms.progress import ProgressSender
-from transforms.scoring import BatchScorer, EndpointInvoker, ScoredPart, make_client
+from transforms.scoring import BatchPlan, BatchScorer, EndpointInvoker, ScoredBatch, ScoredPart, make_client
 from transforms.settings import EndpointSettings, InvokeSettings
 from transforms.stats import RunStats
 
@@ -91,14 +91,14 @@ class _InvokeEndpointFn(beam.DoFn):
         self._max_pending = 4 * concurrency
 
     def start_bundle(self) -> None:
-        self._pending: collections.deque[tuple[list[Future[ScoredPart]], Any, Any]] = collections.deque()
+        self._pending: collections.deque[tuple[BatchPlan, list[Future[ScoredPart]], Any, Any]] = collections.deque()
 
     def process(
         self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
     ) -> Iterator[Any]:
         plan = self._scorer.plan(table)
         futures = [self._pool.submit(self._scorer.score_range, plan, a, b) for a, b in plan.ranges]
-        self._pending.append((futures, window, timestamp))
+        self._pending.append((plan, futures, window, timestamp))
         yield from self._drain(block=False)
 
     def finish_bundle(self) -> Iterator[Any]:
@@ -107,21 +107,20 @@ class _InvokeEndpointFn(beam.DoFn):
     def _drain(self, block: bool) -> Iterator[Any]:
         """Emit finished batches in arrival order; wait when too many requests are queued."""
         while self._pending:
-            futures, window, timestamp = self._pending[0]
-            queued = sum(len(f) for f, _, _ in self._pending)
+            plan, futures, window, timestamp = self._pending[0]
+            queued = sum(len(f) for _, f, _, _ in self._pending)
             if not (block or queued > self._max_pending or all(f.done() for f in futures)):
                 return
             wait(futures)
             self._pending.popleft()
-            yield from self._emit([f.result() for f in futures], window, timestamp)
+            yield from self._emit(self._scorer.assemble(plan, [f.result() for f in futures]), window, timestamp)
 
-    def _emit(self, parts: list[ScoredPart], window: Any, timestamp: Any) -> Iterator[Any]:
-        batch = ScoredPart.combine(parts)
+    def _emit(self, batch: ScoredBatch, window: Any, timestamp: Any) -> Iterator[Any]:
         self._metrics.record(batch.stats)
         self._progress.send(batch.stats.records_in)
-        for tag, tables in ((PREDICTIONS, batch.predictions), (DEAD_LETTERS, batch.dead_letters)):
-            if tables:
-                yield TaggedOutput(tag, WindowedValue(pa.concat_tables(tables), timestamp, (window,)))
+        for tag, table in ((PREDICTIONS, batch.predictions), (DEAD_LETTERS, batch.dead_letters)):
+            if table is not None:
+                yield TaggedOutput(tag, WindowedValue(table, timestamp, (window,)))
         yield TaggedOutput(STATS, WindowedValue(batch.stats, timestamp, (window,)))
 
     def teardown(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
 from transforms.errors import ErrorInfo
@@ -73,42 +74,57 @@ class ResponseMeta:
 
 
 def _assemble(passthrough: pa.Table, schema: pa.Schema, values: dict[str, object]) -> pa.Table:
-    """Passthrough columns, then each output column: an array as is, a scalar repeated (typed by the schema)."""
+    """Passthrough columns, then each output column: an array (cast to the schema's type) or a scalar repeated."""
     n = passthrough.num_rows
     arrays = [passthrough.column(f.name) for f in passthrough.schema]
     for f in schema:
         if f.name not in passthrough.schema.names:
             value = values[f.name]
-            arrays.append(value if isinstance(value, pa.Array) else pa.array([value] * n, f.type))
+            if isinstance(value, pa.Array):
+                arrays.append(value.cast(f.type))
+            else:
+                arrays.append(pa.array([value] * n, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One successful request: rows ``[start, stop)`` of its batch, their predictions, the response metadata."""
+
+    start: int
+    stop: int
+    predictions: pa.Array
+    meta: ResponseMeta
+    scored_at: dt.datetime
+
+
 def prediction_rows(
-    passthrough: pa.Table,
-    ids: pa.Array,
-    predictions: pa.Array,
-    meta: ResponseMeta,
-    endpoint: str,
-    schema: pa.Schema,
-    now: dt.datetime,
+    passthrough: pa.Table, ids: pa.Array, segments: list[Segment], endpoint: str, schema: pa.Schema
 ) -> pa.Table:
-    return _assemble(
-        passthrough,
-        schema,
-        {
-            "inference_id": ids,
-            "prediction": predictions,
-            "invoked_variant": meta.variant,
-            "content_type": meta.content_type,
-            "custom_attributes": meta.custom_attributes,
-            "new_session_id": meta.new_session_id,
-            "closed_session_id": meta.closed_session_id,
-            "attempts": meta.attempts,
-            "latency_ms": meta.latency_ms,
-            "endpoint_name": endpoint,
-            "scored_at": now,
-        },
-    )
+    """Every successful request of a batch as one table: one take and one array per column, not a table per request."""
+    lengths = np.array([s.stop - s.start for s in segments])
+    rows = pa.array(np.concatenate([np.arange(s.start, s.stop) for s in segments]))
+    request_of_row = pa.array(np.repeat(np.arange(len(segments)), lengths))
+    types = {f.name: f.type for f in schema}
+
+    def per_request(name: str, values: list[object]) -> pa.Array:
+        return pa.array(values, types[name]).take(request_of_row)
+
+    metas = [s.meta for s in segments]
+    columns: dict[str, object] = {
+        "inference_id": ids.take(rows),
+        "prediction": pa.concat_arrays([s.predictions for s in segments]),
+        "invoked_variant": per_request("invoked_variant", [m.variant for m in metas]),
+        "content_type": per_request("content_type", [m.content_type for m in metas]),
+        "custom_attributes": per_request("custom_attributes", [m.custom_attributes for m in metas]),
+        "new_session_id": per_request("new_session_id", [m.new_session_id for m in metas]),
+        "closed_session_id": per_request("closed_session_id", [m.closed_session_id for m in metas]),
+        "attempts": per_request("attempts", [m.attempts for m in metas]),
+        "latency_ms": per_request("latency_ms", [m.latency_ms for m in metas]),
+        "endpoint_name": endpoint,
+        "scored_at": per_request("scored_at", [s.scored_at for s in segments]),
+    }
+    return _assemble(passthrough.take(rows), schema, columns)
 
 
 def dead_letter_rows(

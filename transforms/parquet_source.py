@@ -87,7 +87,7 @@ class _ReadRowGroup(beam.DoFn):
 class ReadParquetTables(beam.PTransform):
     """PBegin -> PCollection[pa.Table] of at most ``batch_rows`` rows, with source columns added."""
 
-    def __init__(self, pattern: str, columns: list[str] | None = None, batch_rows: int = 65536) -> None:
+    def __init__(self, pattern: str, columns: list[str] | None = None, batch_rows: int = 16384) -> None:
         super().__init__()
         self.pattern = pattern
         self.columns = [c for c in columns if c not in KEY_COLUMNS] if columns else None

@@ -23,7 +23,7 @@ from transforms.codecs import EncodedRecords, encode, parse_predictions
 from transforms.concurrency import AdaptiveLimiter
 from transforms.errors import ErrorInfo
 from transforms.ids import batch_id, record_ids
-from transforms.outputs import ResponseMeta, dead_letter_rows, prediction_rows
+from transforms.outputs import ResponseMeta, Segment, dead_letter_rows, prediction_rows
 from transforms.retry import InvokeFailed, RetryPolicy
 from transforms.settings import EndpointSettings, InvokeSettings
 from transforms.stats import RunStats
@@ -141,19 +141,18 @@ class BatchPlan:
 
 @dataclass
 class ScoredPart:
-    predictions: list[pa.Table] = field(default_factory=list)
+    """What the requests of one range produced: successful segments (not tables yet), dead letters, stats."""
+
+    segments: list[Segment] = field(default_factory=list)
     dead_letters: list[pa.Table] = field(default_factory=list)
     stats: RunStats = field(default_factory=RunStats)
 
-    @classmethod
-    def combine(cls, parts: list[ScoredPart]) -> ScoredPart:
-        """The parts of one input batch as one: its outputs in request order, its stats summed."""
-        total = cls()
-        for part in parts:
-            total.predictions += part.predictions
-            total.dead_letters += part.dead_letters
-            total.stats.merge(part.stats)
-        return total
+
+@dataclass
+class ScoredBatch:
+    predictions: pa.Table | None
+    dead_letters: pa.Table | None
+    stats: RunStats
 
 
 class BatchScorer:
@@ -213,6 +212,22 @@ class BatchScorer:
         bounds = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]] + [n]
         return list(itertools.pairwise(bounds))
 
+    def assemble(self, plan: BatchPlan, parts: list[ScoredPart]) -> ScoredBatch:
+        """The parts of one batch as its two output tables (built once per batch) and its summed stats."""
+        stats = RunStats()
+        segments: list[Segment] = []
+        dead: list[pa.Table] = []
+        for part in parts:
+            segments += part.segments
+            dead += part.dead_letters
+            stats.merge(part.stats)
+        predictions = (
+            prediction_rows(plan.passthrough, plan.ids, segments, self.invoker.endpoint.name, self.prediction_schema)
+            if segments
+            else None
+        )
+        return ScoredBatch(predictions, pa.concat_tables(dead) if dead else None, stats)
+
     def score_range(self, plan: BatchPlan, start: int, stop: int) -> ScoredPart:
         """Invoke one request; on a splittable failure bisect until the bad records are alone."""
         part = ScoredPart()
@@ -227,7 +242,9 @@ class BatchScorer:
     def _score(self, part: ScoredPart, plan: BatchPlan, start: int, stop: int) -> None:
         assert plan.encoded is not None
         ids = plan.ids.slice(start, stop - start)
-        request_id = ids[0].as_py() if stop - start == 1 else batch_id(ids.to_pylist(), self.settings.id_namespace)
+        first = ids[0].as_py()
+        n = stop - start
+        request_id = first if n == 1 else batch_id(first, ids[n - 1].as_py(), n, self.settings.id_namespace)
         overrides = {
             param: value
             for param, col in self.per_record.items()
@@ -246,17 +263,7 @@ class BatchScorer:
             self._dead(part, plan, start, stop, failed.info, failed.attempts)
             return
         n = stop - start
-        part.predictions.append(
-            prediction_rows(
-                plan.passthrough.slice(start, n),
-                ids,
-                scored.predictions,
-                scored.meta,
-                self.invoker.endpoint.name,
-                self.prediction_schema,
-                self.clock(),
-            )
-        )
+        part.segments.append(Segment(start, stop, scored.predictions, scored.meta, self.clock()))
         part.stats.predictions_out += n
         part.stats.variant(scored.meta.variant).add(n, scored.meta.latency_ms)
 

@@ -7,7 +7,7 @@ import pytest
 from pipelines.sample_data import make_table
 from transforms.concurrency import AdaptiveLimiter
 from transforms.outputs import dead_letter_schema, prediction_schema
-from transforms.scoring import BatchScorer, EndpointInvoker, ScoredPart, make_client
+from transforms.scoring import BatchScorer, EndpointInvoker, make_client
 from transforms.settings import EndpointSettings, InvokeSettings
 
 pytestmark = pytest.mark.integration
@@ -40,10 +40,8 @@ def scorer(url, passthrough=ID_ONLY, **invoke):
 
 def score(s, table):
     plan = s.plan(table)
-    batch = ScoredPart.combine([s.score_range(plan, a, b) for a, b in plan.ranges])
-    preds = pa.concat_tables(batch.predictions) if batch.predictions else None
-    dead = pa.concat_tables(batch.dead_letters) if batch.dead_letters else None
-    return preds, dead, batch.stats
+    batch = s.assemble(plan, [s.score_range(plan, a, b) for a, b in plan.ranges])
+    return batch.predictions, batch.dead_letters, batch.stats
 
 
 def test_every_record_scored_with_metadata(endpoint_factory, creds):

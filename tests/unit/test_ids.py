@@ -19,6 +19,21 @@ def test_namespace_and_key_change_the_id():
 
 
 def test_batch_id_depends_on_its_records():
-    assert batch_id(["x", "y"], "n") == batch_id(["x", "y"], "n")
-    assert batch_id(["x", "y"], "n") != batch_id(["x"], "n")
-    assert len(batch_id(["x"], "n" * 31)) <= 64
+    assert batch_id("x", "y", 2, "n") == batch_id("x", "y", 2, "n")
+    assert batch_id("x", "y", 2, "n") != batch_id("x", "z", 2, "n") != batch_id("x", "y", 3, "n")
+    assert len(batch_id("x", "y", 2, "n" * 31)) <= 64
+
+
+def test_ids_do_not_depend_on_chunking_slicing_or_other_rows():
+    table = pa.table({"k": list(range(1000)), "s": ["x" * (i % 40) for i in range(1000)]})
+    whole = record_ids(table, ["k", "s"], "ns").to_pylist()
+    chunked = pa.concat_tables([table.slice(0, 300), table.slice(300)])
+    assert record_ids(chunked, ["k", "s"], "ns").to_pylist() == whole
+    assert record_ids(table.slice(500, 10), ["k", "s"], "ns").to_pylist() == whole[500:510]
+    assert len(set(whole)) == 1000
+
+
+def test_empty_and_null_keys_get_ids():
+    table = pa.table({"k": pa.array([None, ""], pa.string())})
+    ids = record_ids(table, ["k"], "ns").to_pylist()
+    assert ids[0] == ids[1] and len(ids[0]) == len("ns-") + 32

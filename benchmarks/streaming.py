@@ -1,0 +1,105 @@
+"""The streaming figure: a fixed produce rate through a real Kafka broker, our streaming job on Prism.
+
+End-to-end latency of a record = the create time of its prediction message (stamped by our sink's
+producer) minus the create time of its input message (stamped by the producer here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from local_kafka.broker import running_broker
+from pipelines.sample_data import sample_messages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def streaming_figure(rate: int = 500, seconds: int = 30, partitions: int = 4) -> dict[str, Any]:
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    with running_broker() as broker, tempfile.TemporaryDirectory() as tmp:
+        tag = uuid.uuid4().hex[:6]
+        topics = {"in": f"bench-in-{tag}", "pred": f"bench-pred-{tag}", "dlq": f"bench-dlq-{tag}"}
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics.values()]).values():
+            future.result(30)
+        sets = {
+            "source.bootstrap_servers": broker.bootstrap,
+            "source.topic": topics["in"],
+            "source.group_id": f"bench-{tag}",
+            "source.start": "earliest",
+            "output.predictions": topics["pred"],
+            "output.dead_letters": topics["dlq"],
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "run",
+            "--config",
+            "configs/kafka-streaming.yaml",
+            "--no-progress",
+        ]
+        cmd += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+        log = open(Path(tmp) / "job.log", "w")  # noqa: SIM115 - closed below
+        job = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            time.sleep(20)  # Prism and the job start before the clock runs
+            producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+            total = rate * seconds
+            messages = sample_messages(total, 4)
+            started = time.monotonic()
+            for i, (key, value) in enumerate(messages):
+                producer.produce(topics["in"], value, key)
+                producer.poll(0)
+                lag = started + (i + 1) / rate - time.monotonic()
+                if lag > 0:
+                    time.sleep(lag)
+            producer.flush(30)
+            consumer = Consumer(
+                {"bootstrap.servers": broker.bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
+            )
+            consumer.subscribe([topics["pred"]])
+            latencies: list[float] = []
+            out_times: list[int] = []
+            deadline = time.monotonic() + 120
+            while len(latencies) < total and time.monotonic() < deadline:
+                for m in consumer.consume(500, 1.0):
+                    if m.error() is None:
+                        body = json.loads(m.value())
+                        produced_ms = dt.datetime.fromisoformat(body["kafka_timestamp"]).timestamp() * 1000
+                        out_ms = m.timestamp()[1]
+                        latencies.append(out_ms - produced_ms)
+                        out_times.append(out_ms)
+            consumer.close()
+        finally:
+            os.killpg(job.pid, signal.SIGTERM)
+            job.wait(60)
+            log.close()
+    span = (max(out_times) - min(out_times)) / 1000 if out_times else 0
+    return {
+        "produce_rate_per_s": rate,
+        "seconds": seconds,
+        "records_produced": total,
+        "records_scored": len(latencies),
+        "sustained_records_per_s": round(len(latencies) / span, 1) if span else 0.0,
+        "latency_ms_p50": _percentile(latencies, 0.5) if latencies else None,
+        "latency_ms_p99": _percentile(latencies, 0.99) if latencies else None,
+        "runner": "Prism (LOOPBACK), max_wait_ms 500, max_records 500",
+    }

@@ -41,6 +41,8 @@ setup(
     ],
     extras_require={
         "kafka": ["confluent-kafka>=2.3,<3"],
+        # Launching on Dataflow (and reading/writing gs://) needs Beam's GCP extra on the launcher.
+        "dataflow": [f"apache-beam[gcp]=={BEAM_VERSION}"],
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -48,6 +50,7 @@ setup(
             "mypy>=1.10",
             "types-PyYAML",
             "confluent-kafka>=2.3,<3",
+            f"apache-beam[gcp]=={BEAM_VERSION}",
         ],
     },
     entry_points={"console_scripts": ["smscore=pipelines.cli:main"]},

@@ -99,9 +99,9 @@ def measure(name: str, rows: int, cmd: list[str], url: str) -> tuple[Result, str
             cwd=ROOT, env=ENV, capture_output=True, text=True,
         )  # fmt: skip
         wall = time.monotonic() - started
-        output = proc.stdout + proc.stderr
+        output = proc.stdout
         if proc.returncode != 0:
-            raise RuntimeError(f"{name} failed (status {proc.returncode}):\n{output[-3000:]}")
+            raise RuntimeError(f"{name} failed (status {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
         max_rss_kb, user, system = timing.read_text().split()[-3:]
     answers = stats(url)
     ok = int(answers["answers"].get("200", 0))

@@ -33,7 +33,7 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         "`benchmarks/results.json`. Every contender ran in its own process, one after another, in one run,",
         f"against the same local endpoint ({s['latency_ms']} ms fixed latency, no throttling except on the capped",
         "endpoint) and the same generated Parquet input (16 float64 features + an id). Wall time, CPU time and peak",
-        "RSS are of the contender's process (`os.wait4`); calls/s counts successful calls at the endpoint between",
+        "RSS are of the contender's process (GNU `time`); calls/s counts successful calls at the endpoint between",
         "its first and last success, so process start-up is excluded from it but included in records/s.",
         "Tests never assert on time; these numbers are measured, not promised.",
         "",

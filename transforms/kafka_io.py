@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -228,14 +228,19 @@ class _PartitionConsumers:
         self._consumers.clear()
 
 
-def poll_batch(consumer: Any, max_records: int, max_wait_ms: int, stop_before: int) -> list[Message]:
-    """Up to ``max_records`` messages below ``stop_before``; waits at most ``max_wait_ms`` after the first."""
+def poll_batch(
+    consumer: Any, max_records: int, max_wait_ms: int, stop_before: int, clock: Callable[[], float] = time.monotonic
+) -> list[Message]:
+    """Up to ``max_records`` messages below ``stop_before``, closed ``max_wait_ms`` after the poll began.
+
+    A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill.
+    """
     from confluent_kafka import KafkaError, KafkaException
 
     batch: list[Message] = []
-    deadline = time.monotonic() + max_wait_ms / 1000
+    deadline = clock() + max_wait_ms / 1000
     while len(batch) < max_records:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock()
         if remaining <= 0:
             break
         for msg in consumer.consume(max_records - len(batch), timeout=remaining):

@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from transforms.codecs import EncodedRecords, encode, parse_predictions
 from transforms.concurrency import AdaptiveLimiter
+from transforms.credentials import web_identity_session
 from transforms.errors import ErrorInfo
 from transforms.ids import batch_id, record_ids
 from transforms.outputs import ResponseMeta, Segment, dead_letter_rows, prediction_rows
@@ -41,7 +42,12 @@ _JOB_FIELDS = {
 
 def make_client(endpoint: EndpointSettings, concurrency: int) -> Any:
     """One client per worker: botocore's retries off (our policy decides), pool sized to concurrency."""
-    return boto3.session.Session().client(
+    session = (
+        web_identity_session(endpoint.web_identity, endpoint.region)
+        if endpoint.web_identity
+        else boto3.session.Session()
+    )
+    return session.client(
         "sagemaker-runtime",
         region_name=endpoint.region,
         endpoint_url=endpoint.endpoint_url,

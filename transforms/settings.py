@@ -36,10 +36,20 @@ class RetrySettings(Strict):
     bad_response: Literal["dead_letter", "retry"] = "dead_letter"
 
 
+class WebIdentity(Strict):
+    """Assume ``role_arn`` with the worker's Google ID token (Dataflow, GKE, GCE): no secret anywhere."""
+
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    audience: str = "sts.amazonaws.com"
+    session_name: str = Field("smscore", pattern=r"^[\w+=,.@-]{2,64}$")
+    duration_seconds: int = Field(3600, ge=900, le=43200)
+
+
 class EndpointSettings(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    web_identity: WebIdentity | None = None  # else boto3's default chain (env, profile, instance role)
     connect_timeout_seconds: float = Field(10.0, gt=0)
     read_timeout_seconds: float = Field(70.0, gt=0)
 

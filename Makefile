@@ -9,14 +9,14 @@ DATE   ?= $(shell date -u +%F)
 BEAM_VERSION := 2.62.0
 JARS   := .jars
 KAFKA_JARS := $(JARS)/kafka-broker/.fetched
-KAFKA_IO_JARS := $(JARS)/kafka-expansion-service/.fetched
+KAFKA_IO_JAR := $(JARS)/kafka-expansion-service.jar
 FLINK_JARS := $(JARS)/flink-job-server/.fetched
 FLINK_JAR := $(JARS)/flink-job-server.jar
 PRISM  := .tools/bin/prism
 MVN    := mvn -q -B
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jars kafka-up kafka-down prism flink-jars run-flink bench
+.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jar kafka-up kafka-down prism flink-jars run-flink bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,7 +58,12 @@ run-flink: $(STAMP) $(SAMPLE) $(FLINK_JAR) ## the default batch job on an embedd
 
 kafka-jars: $(KAFKA_JARS) ## fetch the Apache Kafka broker jars (Maven)
 
-kafka-io-jars: $(KAFKA_IO_JARS) ## fetch Beam's Java KafkaIO expansion service jars (Maven)
+# One shaded jar (maven-shade-plugin), so runners can stage it for Java workers.
+$(KAFKA_IO_JAR): java/kafka-expansion-service/pom.xml
+	cd java/kafka-expansion-service && $(MVN) package -DskipTests
+	cp java/kafka-expansion-service/target/kafka-expansion-service-1.jar $@
+
+kafka-io-jar: $(KAFKA_IO_JAR) ## build Beam's Java KafkaIO expansion service jar (Maven; source.reader: java)
 
 # Beam's Prism runner (streaming on this machine), built from Beam's Go module at the pinned version.
 $(PRISM):
@@ -73,7 +78,7 @@ kafka-up: $(STAMP) $(KAFKA_JARS) ## start a Kafka broker on 127.0.0.1:9092 (stat
 kafka-down: ## stop the broker `make kafka-up` started
 	$(BIN)/python -m local_kafka down
 
-test: $(STAMP) $(KAFKA_JARS) $(PRISM) $(FLINK_JAR) ## run the whole suite (unit + integration: endpoint, Kafka, Prism, Flink)
+test: $(STAMP) $(KAFKA_JARS) $(KAFKA_IO_JAR) $(PRISM) $(FLINK_JAR) ## run the whole suite (unit + integration: endpoint, Kafka, Prism, Flink)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-unit: $(STAMP) ## only the fast unit tests

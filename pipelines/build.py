@@ -27,6 +27,7 @@ from transforms.kafka_io import (
     consumer_config,
     producer_config,
 )
+from transforms.kafka_java import ReadKafkaJava, expansion_service
 from transforms.outputs import dead_letter_schema, prediction_schema
 from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables, with_source_keys
 from transforms.sinks import Publication, Publish, WriteTables, staging_path
@@ -97,9 +98,14 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             source.max_records,
             source.max_wait_ms,
         )
-        read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, source.mode == "streaming")
+        if source.reader == "java":
+            bounded_total = sum(r.end - r.start for r in ctx.partitions) if source.mode == "bounded" else None
+            service = expansion_service(source.expansion_service_jar, source.java_environment)
+            read = p | "ReadKafka" >> ReadKafkaJava(spec, source.topic, service, bounded_total)
+        else:
+            read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, source.mode == "streaming")
+            manifests.append(read[MANIFESTS])
         tables = read[TABLES] | "Project" >> beam.Map(lambda t, cols=needed: t.select(cols))
-        manifests.append(read[MANIFESTS])
         extra_dead.append(read[DEAD_LETTERS])
         extra_stats.append(read[STATS])
     else:
@@ -120,9 +126,10 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         "endpoint": config.endpoint.name,
         "strategy": invoke.strategy,
     }
+    # Our readers' offsets are committed by us once the outputs are written; KafkaIO commits its own.
     consumer = (
         consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
-        if isinstance(source, KafkaSource)
+        if isinstance(source, KafkaSource) and source.reader == "confluent"
         else None
     )
     if out.format == "kafka":
@@ -131,8 +138,9 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters),
             scored[PREDICTIONS] | "ProducePredictions" >> WriteKafka(producer, out.predictions),
         ]
-        if isinstance(source, KafkaSource) and source.mode == "streaming" and consumer:
-            (*manifests, *written) | "CommitOffsets" >> CommitWhenWritten(consumer, ctx.partitions)
+        if isinstance(source, KafkaSource) and source.mode == "streaming":
+            if consumer:
+                (*manifests, *written) | "CommitOffsets" >> CommitWhenWritten(consumer, ctx.partitions)
             return stats | "NoReport" >> beam.Filter(lambda _: False)  # a stream has no end to report at
         publications, report_path = [], config.report_location
     else:

@@ -22,6 +22,7 @@ from typing import Any
 
 EXIT_OK, EXIT_DEAD_LETTERS, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
 IN_PROCESS_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+JOB_STREAM_TIMEOUT_S = 30 * 24 * 3600
 PRISM = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "prism"
 
 log = logging.getLogger("smscore")
@@ -176,6 +177,10 @@ def pipeline_options(beam_args: list[str], streaming: bool = False) -> Any:
             standard.runner = IN_PROCESS_RUNNER
             return options
         standard.runner = "PrismRunner"
+    if not any(a.startswith("--job_server_timeout") for a in beam_args):
+        # Beam puts this timeout on the job's state stream too: a portable job (Prism, Flink) running
+        # longer than it would be reported failed. Jobs run for as long as they need.
+        options.view_as(PortableOptions).job_server_timeout = JOB_STREAM_TIMEOUT_S
     if standard.runner == "PrismRunner":
         portable = options.view_as(PortableOptions)
         portable.environment_type = portable.environment_type or "LOOPBACK"

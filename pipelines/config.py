@@ -69,9 +69,15 @@ class KafkaSource(Strict):
     max_records: int = Field(500, ge=1)
     max_wait_ms: int = Field(1000, ge=1)
     consumer: dict[str, KafkaSetting] = {}
+    # confluent: our reader (any runner, Prism for streaming); java: Beam's KafkaIO (Flink, Dataflow).
+    reader: Literal["confluent", "java"] = "confluent"
+    java_environment: Literal["DOCKER", "EMBEDDED"] = "DOCKER"  # EMBEDDED: inside the Flink job server
+    expansion_service_jar: str = ".jars/kafka-expansion-service.jar"
 
     @model_validator(mode="after")
     def _coherent(self) -> KafkaSource:
+        if self.reader == "java" and self.start in ("earliest", "latest"):
+            raise ValueError("reader 'java' starts from the group's committed offsets or a timestamp only")
         if self.value_format != "raw" and not self.value_columns:
             raise ValueError(f"value_format '{self.value_format}' needs value_columns: name -> type of each field")
         clash = sorted(set(self.value_columns) & set(MESSAGE_COLUMNS))

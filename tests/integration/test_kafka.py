@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -26,6 +27,7 @@ from tests.conftest import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+JARS = Path(ROOT) / ".jars"
 
 
 class Topics:
@@ -93,8 +95,21 @@ def smscore(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str
     )
 
 
+FLINK_JAVA_READER = [
+    "--set", "source.reader=java", "--set", "source.java_environment=EMBEDDED",
+    "--runner=FlinkRunner", "--flink_master=[local]", "--flink_job_server_jar=.jars/flink-job-server.jar",
+    "--environment_type=LOOPBACK",
+]  # fmt: skip
+
+
+def require_flink_and_kafka_io() -> None:
+    require((JARS / "flink-job-server.jar").exists(), "the Flink job server (.jars/flink-job-server.jar)")
+    require((JARS / "kafka-expansion-service.jar").exists(), "the KafkaIO expansion service jar")
+
+
 def start_stream(topics: Topics, *extra: str) -> subprocess.Popen[str]:
-    require(PRISM.exists(), "the Prism runner (.tools/bin/prism)")
+    if "--runner=FlinkRunner" not in extra:
+        require(PRISM.exists(), "the Prism runner (.tools/bin/prism)")
     return subprocess.Popen(
         [
             sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/kafka-streaming.yaml",
@@ -212,3 +227,33 @@ def test_a_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
         body = json.loads(m.value())
         ids.setdefault((body["kafka_partition"], body["kafka_offset"]), set()).add(body["inference_id"])
     assert all(len(v) == 1 for v in ids.values())  # a replayed record carries the id it had before
+
+
+@pytest.mark.flink
+def test_java_kafkaio_reader_on_flink_bounded(kafka_broker, tmp_path):
+    require_flink_and_kafka_io()
+    topics = Topics(kafka_broker, partitions=2)
+    topics.produce(200, malformed_every=50)
+    report = tmp_path / "report.json"
+    result = smscore("run", "--config", "configs/kafka-bounded.yaml", "--no-progress", "--report", str(report),
+                     *topics.overrides(**{"output.report": str(tmp_path / "r.json")}), *FLINK_JAVA_READER)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(report.read_text())
+    assert (summary["records_in"], summary["predictions_out"], summary["dead_letters_out"]) == (200, 196, 4)
+    seen = offsets_of(topics.read(topics.predictions, 196)) + offsets_of(topics.read(topics.dlq, 4))
+    assert len(seen) == 200
+    assert topics.committed() == topics.ends()  # KafkaIO committed on finalize
+
+
+@pytest.mark.flink
+def test_kafka_streaming_on_flink_with_checkpointing(kafka_broker):
+    require_flink_and_kafka_io()
+    topics = Topics(kafka_broker, partitions=2)
+    proc = start_stream(topics, *FLINK_JAVA_READER, "--checkpointing_interval=2000")
+    try:
+        topics.produce(300, pace_s=0.1)
+        wait_for(lambda: topics.committed() == topics.ends(), 240, proc)
+    finally:
+        stop(proc)
+    seen = offsets_of(topics.read(topics.predictions, 300))
+    assert len(seen) == 300

@@ -13,10 +13,11 @@ KAFKA_IO_JAR := $(JARS)/kafka-expansion-service.jar
 FLINK_JARS := $(JARS)/flink-job-server/.fetched
 FLINK_JAR := $(JARS)/flink-job-server.jar
 PRISM  := .tools/bin/prism
+JS_SDK := tests/js/node_modules/.installed
 MVN    := mvn -q -B
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jar kafka-up kafka-down prism flink-jars run-flink bench
+.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jar kafka-up kafka-down prism flink-jars run-flink bench js-sdk
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,13 +73,20 @@ $(PRISM):
 
 prism: $(PRISM) ## build Beam's Prism runner with Go (streaming jobs run on it)
 
+# The AWS SDK for JavaScript v3, to check the local endpoint against a second real client (npm).
+$(JS_SDK): tests/js/package.json
+	cd tests/js && npm ci --no-audit --no-fund --silent
+	touch $@
+
+js-sdk: $(JS_SDK) ## install the AWS SDK for JavaScript v3 used by the endpoint tests (npm)
+
 kafka-up: $(STAMP) $(KAFKA_JARS) ## start a Kafka broker on 127.0.0.1:9092 (state in .kafka/)
 	$(BIN)/python -m local_kafka up --port 9092
 
 kafka-down: ## stop the broker `make kafka-up` started
 	$(BIN)/python -m local_kafka down
 
-test: $(STAMP) $(KAFKA_JARS) $(KAFKA_IO_JAR) $(PRISM) $(FLINK_JAR) ## run the whole suite (unit + integration: endpoint, Kafka, Prism, Flink)
+test: $(STAMP) $(KAFKA_JARS) $(KAFKA_IO_JAR) $(PRISM) $(FLINK_JAR) $(JS_SDK) ## run the whole suite (unit + integration: endpoint, Kafka, Prism, Flink)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-unit: $(STAMP) ## only the fast unit tests

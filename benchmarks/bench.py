@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from benchmarks.endpoint_bench import _server_cpu_seconds
+from benchmarks.endpoint_bench import measure as endpoint_cost
 from benchmarks.peers import FEATURES
 from local_endpoint.cli import endpoint_process
 from pipelines.sample_data import write_sample
@@ -50,6 +52,7 @@ class Result:
     retries: int = 0
     lost: int = 0
     throttled: int = 0
+    endpoint_cpu_s: float = 0.0  # CPU the endpoint process spent serving this contender
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -85,12 +88,13 @@ def stats(url: str, reset: bool = False) -> dict[str, Any]:
         return dict(json.load(response))
 
 
-def measure(name: str, rows: int, cmd: list[str], url: str) -> tuple[Result, str]:
+def measure(name: str, rows: int, cmd: list[str], url: str, pid: int) -> tuple[Result, str]:
     """Run one contender in its own process under GNU time: wall, CPU and peak RSS of that process.
 
     Not os.wait4: a child forked from this (large) process inherits its peak RSS across exec.
     """
     stats(url, reset=True)
+    endpoint_cpu = _server_cpu_seconds(pid)
     with tempfile.TemporaryDirectory() as tmp:
         timing = Path(tmp) / "time"
         started = time.monotonic()
@@ -115,16 +119,17 @@ def measure(name: str, rows: int, cmd: list[str], url: str) -> tuple[Result, str
         ok_calls=ok,
         calls_per_s=round(ok / span, 1) if span else 0.0,
         throttled=int(answers["answers"].get("ThrottlingException", 0)),
+        endpoint_cpu_s=round(_server_cpu_seconds(pid) - endpoint_cpu, 2),
     )
     return result, output
 
 
-def run_ours(name: str, input_glob: str, rows: int, url: str, endpoint: str, **invoke: Any) -> Result:
+def run_ours(name: str, input_glob: str, rows: int, ep: Any, endpoint: str, **invoke: Any) -> Result:
     folder = WORK / name
     config = {
         "job": {"name": name, "max_dead_letter_fraction": 1.0},
         "source": {"type": "parquet", "path": input_glob},
-        "endpoint": {"name": endpoint, "endpoint_url": url},
+        "endpoint": {"name": endpoint, "endpoint_url": ep.url},
         "invoke": {
             "serializer": "csv",
             "feature_columns": FEATURES,
@@ -138,7 +143,7 @@ def run_ours(name: str, input_glob: str, rows: int, url: str, endpoint: str, **i
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     report = folder / "report.json"
     cmd = [sys.executable, "-m", "pipelines.cli", "run", "--config", str(folder / "config.yaml"), "--no-progress"]
-    result, _ = measure(name, rows, [*cmd, "--report", str(report)], url)
+    result, _ = measure(name, rows, [*cmd, "--report", str(report)], ep.url, ep.pid)
     summary = json.loads(report.read_text())
     result.records = summary["predictions_out"]
     result.retries = summary["retries"]
@@ -146,12 +151,12 @@ def run_ours(name: str, input_glob: str, rows: int, url: str, endpoint: str, **i
     return result
 
 
-def run_peer(peer: str, input_glob: str, rows: int, url: str, endpoint: str, threads: int, per_request: int) -> Result:
+def run_peer(peer: str, input_glob: str, rows: int, ep: Any, endpoint: str, threads: int, per_request: int) -> Result:
     cmd = [
-        sys.executable, "-m", "benchmarks.peers", peer, "--input", input_glob, "--url", url, "--endpoint", endpoint,
+        sys.executable, "-m", "benchmarks.peers", peer, "--input", input_glob, "--url", ep.url, "--endpoint", endpoint,
         "--threads", str(threads), "--rows-per-request", str(per_request), "--rows", str(rows), "--out", str(WORK),
     ]  # fmt: skip
-    result, output = measure(peer, rows, cmd, url)
+    result, output = measure(peer, rows, cmd, ep.url, ep.pid)
     facts = json.loads(output.strip().splitlines()[-1])
     result.records = facts.get("records", 0)
     result.retries = facts.get("retries", 0)
@@ -206,20 +211,26 @@ def main() -> None:
             flush=True,
         )
 
+    with endpoint_process() as ep:  # the endpoint's own cost per request, demo model, 4 features
+        endpoint_figures = [
+            endpoint_cost(ep.url, ep.pid, size, 4.0, 32 if size < 100_000 else 4) for size in (1024, 2**20)
+        ]
+        print(f"  endpoint cost: {endpoint_figures}", flush=True)
+
     with endpoint_process(str(config_path)) as ep:
         print(f"endpoint {ep.url} (pid {ep.pid}), {LATENCY_MS} ms fixed latency; input {args.rows:,} rows", flush=True)
         multi = {"strategy": "MultiRecord", "max_records": 500, "concurrency": CONCURRENCY}
-        show(run_ours("ours-multirecord", big, args.rows, ep.url, "bench", **multi))
-        show(run_ours("ours-multirecord-small", small, args.small_rows, ep.url, "bench", **multi))
-        show(run_peer("P2", big, args.rows, ep.url, "bench", CONCURRENCY, 500))
-        show(run_peer("P1", big, args.rows, ep.url, "bench", 1, 500))
+        show(run_ours("ours-multirecord", big, args.rows, ep, "bench", **multi))
+        show(run_ours("ours-multirecord-small", small, args.small_rows, ep, "bench", **multi))
+        show(run_peer("P2", big, args.rows, ep, "bench", CONCURRENCY, 500))
+        show(run_peer("P1", big, args.rows, ep, "bench", 1, 500))
         single_cfg = {"strategy": "SingleRecord", "concurrency": SINGLE_CONCURRENCY}
-        show(run_ours("ours-singlerecord", single, args.single_rows, ep.url, "bench", **single_cfg))
-        show(run_peer("P3", single, args.single_rows, ep.url, "bench", SINGLE_CONCURRENCY, 1))
+        show(run_ours("ours-singlerecord", single, args.single_rows, ep, "bench", **single_cfg))
+        show(run_peer("P3", single, args.single_rows, ep, "bench", SINGLE_CONCURRENCY, 1))
         capped_cfg = {"strategy": "MultiRecord", "max_records": 10, "concurrency": 32}
-        show(run_ours("ours-throttled", capped, capped_rows, ep.url, "bench-capped", **capped_cfg))
-        show(run_peer("P4-standard", capped, capped_rows, ep.url, "bench-capped", 32, 10))
-        show(run_peer("P4-adaptive", capped, capped_rows, ep.url, "bench-capped", 32, 10))
+        show(run_ours("ours-throttled", capped, capped_rows, ep, "bench-capped", **capped_cfg))
+        show(run_peer("P4-standard", capped, capped_rows, ep, "bench-capped", 32, 10))
+        show(run_peer("P4-adaptive", capped, capped_rows, ep, "bench-capped", 32, 10))
 
     streaming: dict[str, Any] | None = None
     if not args.no_streaming:
@@ -255,6 +266,7 @@ def main() -> None:
         "results": {k: {**asdict(v), "records_per_s": round(v.records_per_s, 1)} for k, v in results.items()},
         "ratios": ratios,
         "streaming": streaming,
+        "endpoint": endpoint_figures,
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     from benchmarks.report import write_markdown

@@ -33,7 +33,7 @@ def client(url: str, threads: int, retry_mode: str | None = None) -> Any:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(max_pool_connections=threads, retries=retries),  # type: ignore[arg-type]
+        config=Config(max_pool_connections=threads, retries=retries),
     )
 
 

@@ -40,14 +40,15 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}, apache-beam "
         f"{m['apache_beam']}; {m['os']}. The endpoint shares the 2 cores with the contender.",
         "",
-        "| contender | rows | wall s | CPU s | peak RSS MB | records/s | calls/s | retries | lost records |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| contender | rows | wall s | CPU s | endpoint CPU s | peak RSS MB | records/s | calls/s | retries "
+        "| lost records |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in payload["results"].items():
         lines.append(
             f"| {LABELS.get(name, name)} | {r['rows']:,} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
-            f"{r['peak_rss_mb']:.0f} | {r['records_per_s']:,.0f} | {r['calls_per_s']:,.1f} | {r['retries']:,} | "
-            f"{r['lost']:,} |"
+            f"{r['endpoint_cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['records_per_s']:,.0f} | "
+            f"{r['calls_per_s']:,.1f} | {r['retries']:,} | {r['lost']:,} |"
         )
     lines += ["", "## Ratios against the targets", "", "| ratio | value | target | |", "|---|---:|---:|---|"]
     for key, (target, what) in TARGETS.items():
@@ -79,6 +80,22 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         )
     else:
         lines.append("Not measured in this run (`--no-streaming`).")
+    lines += [
+        "",
+        "## Local endpoint: cost per request",
+        "",
+        "Measured in the same run (`benchmarks/endpoint_bench.py`): the built-in demo model behind a signed",
+        "`text/csv` load from an aiohttp client pool in another process; the endpoint's CPU is read from",
+        "`/proc/<pid>/stat`, so the client's own cost is excluded. A boto3 `invoke_endpoint` call costs the",
+        "client about 1.6 ms of CPU here.",
+        "",
+        "| body | requests/s | endpoint CPU per request |",
+        "|---|---:|---:|",
+    ]
+    for e in payload.get("endpoint", []):
+        lines.append(
+            f"| {e['body_bytes']:,} bytes | {e['requests_per_s']:,.0f} | {e['server_cpu_ms_per_request']:.2f} ms |"
+        )
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists():
         lines += ["", notes.read_text().strip()]

@@ -82,7 +82,7 @@ def streaming_figure(rate: int = 500, seconds: int = 30, partitions: int = 4) ->
             while len(latencies) < total and time.monotonic() < deadline:
                 for m in consumer.consume(500, 1.0):
                     if m.error() is None:
-                        body = json.loads(m.value())
+                        body = json.loads(m.value() or b"{}")
                         produced_ms = dt.datetime.fromisoformat(body["kafka_timestamp"]).timestamp() * 1000
                         out_ms = m.timestamp()[1]
                         latencies.append(out_ms - produced_ms)

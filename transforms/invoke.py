@@ -43,7 +43,8 @@ class _Metrics:
         self.throttles = Metrics.counter(NAMESPACE, "throttles")
         self.latency = Metrics.distribution(NAMESPACE, "latency_ms")
 
-    def record(self, stats: RunStats) -> None:
+    def record(self, stats: RunStats, latencies_ms: list[float]) -> None:
+        """Counters per batch; the latency distribution per request (Beam metrics are per thread: call here)."""
         self.records.inc(stats.records_in)
         self.predictions.inc(stats.predictions_out)
         self.dead_letters.inc(stats.dead_letters_out)
@@ -54,9 +55,8 @@ class _Metrics:
             Metrics.counter(NAMESPACE, f"errors_{error_class}").inc(count)
         for variant, v in stats.variants.items():
             Metrics.counter(NAMESPACE, f"records_variant_{variant}").inc(v.records)
-            p50 = v.percentile(0.5)
-            if p50 is not None:
-                self.latency.update(int(p50))
+        for latency in latencies_ms:
+            self.latency.update(round(latency))
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class _InvokeEndpointFn(beam.DoFn):
             yield from self._emit(self._scorer.assemble(plan, [f.result() for f in futures]), window, timestamp)
 
     def _emit(self, batch: ScoredBatch, window: Any, timestamp: Any) -> Iterator[Any]:
-        self._metrics.record(batch.stats)
+        self._metrics.record(batch.stats, batch.latencies_ms)
         self._progress.send(batch.stats.records_in)
         for tag, table in ((PREDICTIONS, batch.predictions), (DEAD_LETTERS, batch.dead_letters)):
             if table is not None:

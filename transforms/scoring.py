@@ -159,6 +159,7 @@ class ScoredBatch:
     predictions: pa.Table | None
     dead_letters: pa.Table | None
     stats: RunStats
+    latencies_ms: list[float]  # of each successful request, for the runner's latency metric
 
 
 class BatchScorer:
@@ -232,7 +233,8 @@ class BatchScorer:
             if segments
             else None
         )
-        return ScoredBatch(predictions, pa.concat_tables(dead) if dead else None, stats)
+        latencies = [s.meta.latency_ms for s in segments]
+        return ScoredBatch(predictions, pa.concat_tables(dead) if dead else None, stats, latencies)
 
     def score_range(self, plan: BatchPlan, start: int, stop: int) -> ScoredPart:
         """Invoke one request; on a splittable failure bisect until the bad records are alone."""

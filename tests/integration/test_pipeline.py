@@ -51,9 +51,12 @@ def test_invoke_transform_on_test_pipeline(endpoint_factory, creds, tmp_path):
     assert_that(dead, equal_to([]), label="NoDeadLetters")
     result = p.run()
     result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
+    metrics = result.metrics().query(MetricsFilter())
+    counters = {c.key.metric.name: c.committed for c in metrics["counters"]}
     assert counters["records"] == counters["predictions"] == 1234
     assert counters["requests"] >= 1234 // 50
+    (latency,) = [d.committed for d in metrics["distributions"] if d.key.metric.name == "latency_ms"]
+    assert latency.count == counters["requests"]  # one sample per request, not per batch
 
 
 def _flat_column(name):

@@ -43,6 +43,7 @@ setup(
         "kafka": ["confluent-kafka>=2.3,<3"],
         # Launching on Dataflow (and reading/writing gs://) needs Beam's GCP extra on the launcher.
         "dataflow": [f"apache-beam[gcp]=={BEAM_VERSION}"],
+        "s3": [f"apache-beam[aws]=={BEAM_VERSION}"],
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -51,6 +52,8 @@ setup(
             "types-PyYAML",
             "confluent-kafka>=2.3,<3",
             f"apache-beam[gcp]=={BEAM_VERSION}",
+            f"apache-beam[aws]=={BEAM_VERSION}",
+            "moto[server]>=5,<6",  # an S3-compatible server for the s3:// tests (no AWS here)
         ],
     },
     entry_points={"console_scripts": ["smscore=pipelines.cli:main"]},

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Google's client libraries (Beam's gcp extra) warn about Python versions on import; not our users' concern.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
     logging.basicConfig(
         level=os.environ.get("SMSCORE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -225,8 +228,9 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     date = parse_date(args.date)
     config = load_job_config(args.config, date, args.overrides)
     streaming = isinstance(config.source, KafkaSource) and config.source.mode == "streaming"
-    schema, total, partitions = _describe_source(config, date)
     options = pipeline_options([*config.job.beam_args, *beam_args], streaming)
+    FileSystems.set_options(options)  # s3:// and gs:// need their options before the input is listed
+    schema, total, partitions = _describe_source(config, date)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = time.monotonic()
     with _embedded_endpoint(config) as config, ProgressDisplay(total, enabled=not args.no_progress) as progress:

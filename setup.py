@@ -54,6 +54,7 @@ setup(
             f"apache-beam[gcp]=={BEAM_VERSION}",
             f"apache-beam[aws]=={BEAM_VERSION}",
             "moto[server]>=5,<6",  # an S3-compatible server for the s3:// tests (no AWS here)
+            "gcp-storage-emulator>=2024",  # a GCS-compatible server for the gs:// tests (no GCP here)
         ],
     },
     entry_points={"console_scripts": ["smscore=pipelines.cli:main"]},

@@ -1,13 +1,16 @@
-"""s3:// input and outputs through Beam's S3 filesystem, against an S3-compatible server (moto's, from PyPI).
+"""s3:// and gs:// inputs and outputs through Beam's filesystems, against local servers of those APIs.
 
-There is no AWS here; moto's server speaks the S3 REST API over HTTP, so Beam's own S3 client, the
-source, the sinks and the object-store publish (files replaced one by one, _SUCCESS last) all run for real.
+There is no AWS or GCP here; moto's server speaks the S3 REST API and gcp-storage-emulator the GCS JSON
+API over HTTP (both from PyPI), so Beam's own S3 and GCS clients, the source, the sinks and the
+object-store publish (files replaced one by one, _SUCCESS last) all run for real.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +70,45 @@ def test_parquet_from_and_to_s3_and_a_rerun_replaces_the_outputs(s3_server):
     table = pq.read_table(io.BytesIO(body))
     assert sorted(table.column("id").to_pylist()) == list(range(600))
     assert not keys(client, "out/.predictions.staging")  # nothing left behind
+
+
+@pytest.fixture
+def gcs_server():
+    from gcp_storage_emulator.server import create_server
+    from google.cloud import storage
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="lake")
+    server.start()
+    host = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = host  # google-cloud-storage (used by Beam) honours it
+    yield host, storage.Client.create_anonymous_client()
+    server.stop()
+    if previous is None:
+        del os.environ["STORAGE_EMULATOR_HOST"]
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+def test_parquet_from_and_to_gcs(gcs_server):
+    host, client = gcs_server
+    for i in range(2):
+        buf = io.BytesIO()
+        pq.write_table(make_table(200, start=200 * i), buf)
+        client.bucket("lake").blob(f"in/part-{i}.parquet").upload_from_string(buf.getvalue())
+    args = [
+        sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/local.yaml", "--no-progress",
+        "--set", "source.path=gs://lake/in/*.parquet",
+        "--set", "output.predictions=gs://lake/out/predictions",
+        "--set", "output.dead_letters=gs://lake/out/dead_letters",
+    ]  # fmt: skip
+    env = {**os.environ, "STORAGE_EMULATOR_HOST": host}
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = sorted(b.name for b in client.list_blobs("lake", prefix="out/predictions/"))
+    assert names == ["out/predictions/_SUCCESS", "out/predictions/part-00000-of-00001.parquet"]
+    report = json.loads(client.bucket("lake").blob("out/predictions/_SUCCESS").download_as_bytes())
+    assert (report["records_in"], report["predictions_out"]) == (400, 400)

@@ -52,7 +52,7 @@ $(JARS)/%/.fetched: java/%/pom.xml
 $(FLINK_JAR): $(FLINK_JARS)
 	$(PYTHON) java/pathing_jar.py $(JARS)/flink-job-server org.apache.beam.runners.flink.FlinkJobServerDriver $@
 
-flink-jars: $(FLINK_JAR) ## fetch Beam's Flink 1.19 job server for Beam $(BEAM_VERSION) (Maven)
+flink-jars: $(FLINK_JAR) ## fetch Beam's Flink 1.19 job server at the pinned Beam version (Maven)
 
 run-flink: $(STAMP) $(SAMPLE) $(FLINK_JAR) ## the default batch job on an embedded Flink cluster (configs/flink.yaml)
 	$(BIN)/smscore run --config configs/flink.yaml --date $(DATE) --report out/flink/report.json

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 import pyarrow as pa
 
-from pipelines.config import ConfigError, JobConfig, KafkaSource
+from pipelines.config import ConfigError, JobConfig, KafkaSource, ParquetSource
 from transforms.invoke import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec, MergeStats
 from transforms.kafka_codec import KAFKA_KEY_COLUMNS, MessageDecoder
 from transforms.kafka_io import (
@@ -70,6 +70,53 @@ def _with_kafka_columns(config: JobConfig) -> JobConfig:
     return config.model_copy(update={"invoke": invoke})
 
 
+@dataclass
+class _Read:
+    """What a source hands the rest of the job."""
+
+    tables: beam.PCollection
+    key_columns: list[str]
+    prediction_schema: pa.Schema
+    dead_letter_schema: pa.Schema
+    dead_letters: list[beam.PCollection] = field(default_factory=list)  # malformed messages
+    stats: list[beam.PCollection] = field(default_factory=list)
+    manifests: list[beam.PCollection] = field(default_factory=list)  # for offset commits
+    consumer: dict[str, object] | None = None  # set when we commit the source's offsets
+
+
+def _read_parquet(p: beam.Pipeline, config: JobConfig, source: ParquetSource, ctx: RunContext) -> _Read:
+    needed, pred_schema, dead_schema = _schemas(config, with_source_keys(ctx.input_schema), KEY_COLUMNS)
+    tables = p | "ReadParquet" >> ReadParquetTables(source.path, needed, source.batch_rows)
+    return _Read(tables, KEY_COLUMNS, pred_schema, dead_schema)
+
+
+def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: RunContext) -> _Read:
+    invoke = config.invoke
+    decoder = kafka_decoder(source)
+    needed, pred_schema, dead_schema = _schemas(config, decoder.schema, KAFKA_KEY_COLUMNS)
+    dead_letters = DeadLetterSpec(
+        invoke.passthrough_columns,
+        invoke.id_columns or KAFKA_KEY_COLUMNS,
+        invoke.id_namespace,
+        config.endpoint.name,
+        dead_schema,
+    )
+    conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
+    spec = ReaderSpec(conf, decoder, dead_letters, source.max_records, source.max_wait_ms)
+    if source.reader == "java":  # KafkaIO commits its own offsets when checkpoints finalize
+        bounded_total = sum(r.end - r.start for r in ctx.partitions) if source.mode == "bounded" else None
+        service = expansion_service(source.expansion_service_jar, source.java_environment)
+        read = p | "ReadKafka" >> ReadKafkaJava(spec, source.topic, service, bounded_total)
+        manifests, consumer = [], None
+    else:
+        read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, source.mode == "streaming")
+        manifests, consumer = [read[MANIFESTS]], conf
+    tables = read[TABLES] | "Project" >> beam.Map(lambda t, cols=needed: t.select(cols))
+    return _Read(
+        tables, KAFKA_KEY_COLUMNS, pred_schema, dead_schema, [read[DEAD_LETTERS]], [read[STATS]], manifests, consumer
+    )
+
+
 def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam.PCollection:
     """Wire the job; returns the PCollection holding the run report (one dict; empty when streaming).
 
@@ -77,61 +124,24 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
     """
     source = config.source
     config = _with_kafka_columns(config)
-    invoke = config.invoke
-    manifests: list[beam.PCollection] = []
-    extra_dead: list[beam.PCollection] = []
-    extra_stats: list[beam.PCollection] = []
-    if isinstance(source, KafkaSource):
-        key_columns = KAFKA_KEY_COLUMNS
-        decoder = kafka_decoder(source)
-        needed, pred_schema, dead_schema = _schemas(config, decoder.schema, key_columns)
-        spec = ReaderSpec(
-            consumer_config(source.bootstrap_servers, source.group_id, source.consumer),
-            decoder,
-            DeadLetterSpec(
-                invoke.passthrough_columns,
-                invoke.id_columns or key_columns,
-                invoke.id_namespace,
-                config.endpoint.name,
-                dead_schema,
-            ),
-            source.max_records,
-            source.max_wait_ms,
+    read = (
+        _read_kafka(p, config, source, ctx)
+        if isinstance(source, KafkaSource)
+        else _read_parquet(p, config, source, ctx)
+    )
+    scored = read.tables | "InvokeEndpoint" >> InvokeEndpoint(
+        InvokeSpec(
+            config.endpoint,
+            config.invoke,
+            read.key_columns,
+            read.prediction_schema,
+            read.dead_letter_schema,
+            ctx.progress_address,
         )
-        if source.reader == "java":
-            bounded_total = sum(r.end - r.start for r in ctx.partitions) if source.mode == "bounded" else None
-            service = expansion_service(source.expansion_service_jar, source.java_environment)
-            read = p | "ReadKafka" >> ReadKafkaJava(spec, source.topic, service, bounded_total)
-        else:
-            read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, source.mode == "streaming")
-            manifests.append(read[MANIFESTS])
-        tables = read[TABLES] | "Project" >> beam.Map(lambda t, cols=needed: t.select(cols))
-        extra_dead.append(read[DEAD_LETTERS])
-        extra_stats.append(read[STATS])
-    else:
-        key_columns = KEY_COLUMNS
-        needed, pred_schema, dead_schema = _schemas(config, with_source_keys(ctx.input_schema), key_columns)
-        tables = p | "ReadParquet" >> ReadParquetTables(source.path, needed, source.batch_rows)
-
-    scored = tables | "InvokeEndpoint" >> InvokeEndpoint(
-        InvokeSpec(config.endpoint, invoke, key_columns, pred_schema, dead_schema, ctx.progress_address)
     )
-    dead = (scored[DEAD_LETTERS], *extra_dead) | "AllDeadLetters" >> beam.Flatten()
-    stats = (scored[STATS], *extra_stats) | "AllStats" >> beam.Flatten()
+    dead = (scored[DEAD_LETTERS], *read.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    stats = (scored[STATS], *read.stats) | "AllStats" >> beam.Flatten()
     out = config.output
-    extra: dict[str, object] = {
-        "job": config.job.name,
-        "run_id": ctx.run_id,
-        "date": ctx.date,
-        "endpoint": config.endpoint.name,
-        "strategy": invoke.strategy,
-    }
-    # Our readers' offsets are committed by us once the outputs are written; KafkaIO commits its own.
-    consumer = (
-        consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
-        if isinstance(source, KafkaSource) and source.reader == "confluent"
-        else None
-    )
     if out.format == "kafka":
         producer = producer_config(config.output_bootstrap_servers or "", out.producer)
         written = [
@@ -139,10 +149,11 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             scored[PREDICTIONS] | "ProducePredictions" >> WriteKafka(producer, out.predictions),
         ]
         if isinstance(source, KafkaSource) and source.mode == "streaming":
-            if consumer:
-                (*manifests, *written) | "CommitOffsets" >> CommitWhenWritten(consumer, ctx.partitions)
+            if read.consumer:
+                (*read.manifests, *written) | "CommitOffsets" >> CommitWhenWritten(read.consumer, ctx.partitions)
             return stats | "NoReport" >> beam.Filter(lambda _: False)  # a stream has no end to report at
-        publications, report_path = [], config.report_location
+        publications: list[Publication] = []
+        report_path: str | None = config.report_location
     else:
         publications = [
             Publication(staging_path(out.dead_letters, ctx.run_id), out.dead_letters),
@@ -150,11 +161,19 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         ]
         report_path = None
         written = [
-            dead | "WriteDeadLetters" >> WriteTables(publications[0].staging, dead_schema, out.format),
-            scored[PREDICTIONS] | "WritePredictions" >> WriteTables(publications[1].staging, pred_schema, out.format),
+            dead | "WriteDeadLetters" >> WriteTables(publications[0].staging, read.dead_letter_schema, out.format),
+            scored[PREDICTIONS]
+            | "WritePredictions" >> WriteTables(publications[1].staging, read.prediction_schema, out.format),
         ]
+    extra: dict[str, object] = {
+        "job": config.job.name,
+        "run_id": ctx.run_id,
+        "date": ctx.date,
+        "endpoint": config.endpoint.name,
+        "strategy": config.invoke.strategy,
+    }
     totals = stats | "MergeStats" >> beam.CombineGlobally(MergeStats())
     report = totals | "PublishOutputs" >> Publish(publications, written, extra, report_path)
-    if consumer:
-        report | "CommitOffsets" >> CommitAtEnd(consumer, ctx.partitions)
+    if read.consumer:  # bounded: the whole captured range, once every output is published
+        report | "CommitOffsets" >> CommitAtEnd(read.consumer, ctx.partitions)
     return report

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import apache_beam as beam
 import pyarrow as pa
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 TABLES, DEAD_LETTERS, STATS, MANIFESTS = "tables", "dead_letters", "stats", "manifests"
 END_OF_PARTITION = 2**63 - 1
 MALFORMED = "MalformedRecord"
+COMMIT_TIMEOUT_S = 60.0
+T = TypeVar("T")
 
 
 class KafkaUnavailable(RuntimeError):
@@ -78,6 +80,32 @@ def producer_config(bootstrap: str, extra: dict[str, Any]) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, "linger.ms": 5, **extra, "enable.idempotence": True, "acks": "all"}
 
 
+def until_coordinated(call: Callable[[], T], timeout: float) -> T:
+    """Run a group-coordinator call, again while Kafka says the error is retriable.
+
+    Right after a broker or group starts, commits and committed-offset lookups answer
+    NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for a moment; that is not a failure.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    transient = {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError._WAIT_COORD,
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (error.retriable() or error.code() in transient) or time.monotonic() >= deadline:
+                raise
+            log.info("Kafka group coordinator not ready (%s); retrying", error.name())
+            time.sleep(0.5)
+
+
 def plan_partitions(
     conf: dict[str, Any],
     topic: str,
@@ -107,7 +135,7 @@ def plan_partitions(
         marks = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout) for tp in parts}
         starts: dict[int, int] = {}
         if start == "committed":
-            for tp in consumer.committed(parts, timeout=timeout):
+            for tp in until_coordinated(lambda: consumer.committed(parts, timeout=timeout), timeout):
                 starts[tp.partition] = tp.offset if tp.offset >= 0 else marks[tp.partition][0]
         elif start == "timestamp":
             wanted = [TopicPartition(topic, tp.partition, start_timestamp_ms or 0) for tp in parts]
@@ -130,7 +158,8 @@ def commit_offsets(conf: dict[str, Any], offsets: list[tuple[str, int, int]]) ->
         return
     consumer = Consumer(conf)
     try:
-        consumer.commit(offsets=[TopicPartition(t, p, o) for t, p, o in offsets], asynchronous=False)
+        done = [TopicPartition(t, p, o) for t, p, o in offsets]
+        until_coordinated(lambda: consumer.commit(offsets=done, asynchronous=False), COMMIT_TIMEOUT_S)
     finally:
         consumer.close()
 
@@ -503,7 +532,8 @@ class _CommitFn(beam.DoFn):
         ledger.write(state)
         if moved is not None:
             topic, partition = key.rsplit(":", 1)
-            self._consumer.commit(offsets=[TopicPartition(topic, int(partition), moved)], asynchronous=False)
+            done = [TopicPartition(topic, int(partition), moved)]
+            until_coordinated(lambda: self._consumer.commit(offsets=done, asynchronous=False), COMMIT_TIMEOUT_S)
             log.info("committed %s at offset %d", key, moved)
             yield key, moved
 

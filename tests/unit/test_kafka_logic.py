@@ -202,3 +202,26 @@ def test_a_batch_closes_when_full_or_at_the_end_of_its_range():
         TrickleConsumer(now, 0.001), max_records=10, max_wait_ms=1000, stop_before=2, clock=lambda: now[0]
     )
     assert [m.offset for m in bounded] == [0, 1]
+
+
+def test_coordinator_calls_are_repeated_while_the_coordinator_is_not_ready(monkeypatch):
+    from confluent_kafka import KafkaError, KafkaException
+
+    from transforms import kafka_io
+
+    monkeypatch.setattr(kafka_io.time, "sleep", lambda s: None)
+    answers = [KafkaException(KafkaError(KafkaError.NOT_COORDINATOR)), "committed"]
+
+    def call():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert kafka_io.until_coordinated(call, timeout=5) == "committed"
+
+    def denied():
+        raise KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+
+    with pytest.raises(KafkaException):  # not a coordinator problem: raised at once
+        kafka_io.until_coordinated(denied, timeout=5)

@@ -196,7 +196,7 @@ def pipeline_options(beam_args: list[str], streaming: bool = False) -> Any:
     return options
 
 
-def _describe_source(config: Any, date: str) -> tuple[Any, int | None, list[Any]]:
+def _describe_source(config: Any) -> tuple[Any, int | None, list[Any]]:
     """(input schema, records expected or None for a stream, Kafka partition plan)."""
     from pipelines.build import kafka_decoder
     from pipelines.config import ConfigError, KafkaSource
@@ -230,7 +230,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     streaming = isinstance(config.source, KafkaSource) and config.source.mode == "streaming"
     options = pipeline_options([*config.job.beam_args, *beam_args], streaming)
     FileSystems.set_options(options)  # s3:// and gs:// need their options before the input is listed
-    schema, total, partitions = _describe_source(config, date)
+    schema, total, partitions = _describe_source(config)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = time.monotonic()
     with _embedded_endpoint(config) as config, ProgressDisplay(total, enabled=not args.no_progress) as progress:

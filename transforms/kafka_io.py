@@ -286,14 +286,23 @@ def poll_batch(
     return batch
 
 
-class _ReadRangeFn(beam.DoFn):
-    """Bounded: read ``[start, end)`` of one partition in poll batches, then finish."""
+class _PartitionReaderFn(beam.DoFn):
+    """A reader of partitions: its consumers are made on the worker and closed with it."""
 
     def __init__(self, spec: ReaderSpec) -> None:
         self.spec = spec
 
     def setup(self) -> None:
         self._consumers = _PartitionConsumers(self.spec.conf)
+
+    def teardown(self) -> None:
+        consumers = getattr(self, "_consumers", None)
+        if consumers is not None:
+            consumers.close()
+
+
+class _ReadRangeFn(_PartitionReaderFn):
+    """Bounded: read ``[start, end)`` of one partition in poll batches, then finish."""
 
     def process(self, element: str) -> Iterator[Any]:
         spec = self.spec
@@ -312,11 +321,6 @@ class _ReadRangeFn(beam.DoFn):
                 continue
             position = batch[-1].offset + 1
             yield from batch_outputs(spec, batch, position)
-
-    def teardown(self) -> None:
-        consumers = getattr(self, "_consumers", None)
-        if consumers is not None:
-            consumers.close()
 
 
 class _PartitionTracker(OffsetRestrictionTracker):
@@ -348,14 +352,8 @@ _RESTRICTION = beam.DoFn.RestrictionParam(_StreamRestrictions())
 _WATERMARK = beam.DoFn.WatermarkEstimatorParam(WalltimeWatermarkEstimator.default_provider())
 
 
-class _ReadStreamFn(beam.DoFn):
+class _ReadStreamFn(_PartitionReaderFn):
     """Streaming: an unbounded splittable DoFn per partition; one poll batch per call, then a checkpoint."""
-
-    def __init__(self, spec: ReaderSpec) -> None:
-        self.spec = spec
-
-    def setup(self) -> None:
-        self._consumers = _PartitionConsumers(self.spec.conf)
 
     @beam.DoFn.unbounded_per_element()
     def process(
@@ -373,11 +371,6 @@ class _ReadStreamFn(beam.DoFn):
         if claimed:
             yield from batch_outputs(spec, claimed, claimed[-1].offset + 1)
         tracker.defer_remainder(Duration.of(0) if batch else Duration.of(0.05))
-
-    def teardown(self) -> None:
-        consumers = getattr(self, "_consumers", None)
-        if consumers is not None:
-            consumers.close()
 
 
 class ReadKafkaTables(beam.PTransform):

@@ -25,8 +25,10 @@ from typing import Any
 
 import yaml
 
+from benchmarks.endpoint_bench import SIZES as ENDPOINT_SIZES
 from benchmarks.endpoint_bench import _server_cpu_seconds
 from benchmarks.endpoint_bench import measure as endpoint_cost
+from benchmarks.endpoint_bench import print_table as print_endpoint_table
 from benchmarks.peers import FEATURES
 from local_endpoint.cli import endpoint_process
 from pipelines.sample_data import write_sample
@@ -213,9 +215,9 @@ def main() -> None:
 
     with endpoint_process() as ep:  # the endpoint's own cost per request, demo model, 4 features
         endpoint_figures = [
-            endpoint_cost(ep.url, ep.pid, size, 4.0, 32 if size < 100_000 else 4) for size in (1024, 2**20)
+            endpoint_cost(ep.url, ep.pid, size, 4.0, 32 if size < 100_000 else 4) for size in ENDPOINT_SIZES
         ]
-        print(f"  endpoint cost: {endpoint_figures}", flush=True)
+        print_endpoint_table(endpoint_figures)
 
     with endpoint_process(str(config_path)) as ep:
         print(f"endpoint {ep.url} (pid {ep.pid}), {LATENCY_MS} ms fixed latency; input {args.rows:,} rows", flush=True)

@@ -84,17 +84,25 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         "",
         "## Local endpoint: cost per request",
         "",
-        "Measured in the same run (`benchmarks/endpoint_bench.py`): the built-in demo model behind a signed",
-        "`text/csv` load from an aiohttp client pool in another process; the endpoint's CPU is read from",
-        "`/proc/<pid>/stat`, so the client's own cost is excluded. A boto3 `invoke_endpoint` call costs the",
-        "client about 1.6 ms of CPU here.",
+        "Measured in the same run (`benchmarks/endpoint_bench.py`): the built-in demo model (4 features per row)",
+        "behind a signed `text/csv` load from an aiohttp client pool in another process; the endpoint's CPU is",
+        "read from `/proc/<pid>/stat`, so the load generator's cost is excluded. The demo model's share is the",
+        "model called in-process on the same body; the client column is boto3's own CPU per `invoke_endpoint`",
+        "call with the same body (sequential calls, retries off).",
         "",
-        "| body | requests/s | endpoint CPU per request |",
-        "|---|---:|---:|",
+        "| body | requests/s | endpoint CPU per request | of which the demo model | boto3 client CPU per call "
+        "| endpoint ÷ client | endpoint without the model ÷ client |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for e in payload.get("endpoint", []):
+        server, model, client = (
+            e["server_cpu_ms_per_request"],
+            e["model_cpu_ms_per_request"],
+            e["boto3_client_cpu_ms_per_call"],
+        )
         lines.append(
-            f"| {e['body_bytes']:,} bytes | {e['requests_per_s']:,.0f} | {e['server_cpu_ms_per_request']:.2f} ms |"
+            f"| {e['body_bytes']:,} bytes | {e['requests_per_s']:,.0f} | {server:.2f} ms | {model:.2f} ms "
+            f"| {client:.2f} ms | {server / client:.2f} | {max(server - model, 0.0) / client:.2f} |"
         )
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists():

@@ -28,19 +28,44 @@ def _forbidden(code: str, message: str) -> ServiceError:
     return ServiceError(code, 403, message)
 
 
-class _SignedHeadersOnly(SigV4Auth):
-    """SigV4Auth restricted to the headers listed in the request's SignedHeaders."""
+class _ServerSigner(SigV4Auth):
+    """botocore's SigV4Auth, seen from the server: it signs only the headers the request lists
+    in SignedHeaders (kept in its context), and derives each day's signing key once."""
 
-    def __init__(self, credentials: Credentials, service: str, region: str, signed: list[str]) -> None:
+    def __init__(self, credentials: Credentials, service: str, region: str) -> None:
         super().__init__(credentials, service, region)
-        self._signed = signed
+        self._keys: dict[str, bytes] = {}
 
     def headers_to_sign(self, request: AWSRequest):
         headers = super().headers_to_sign(request)
+        signed = request.context["signed_headers"]
         for name in list(headers.keys()):
-            if name not in self._signed:
+            if name not in signed:
                 del headers[name]
         return headers
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        day = request.context["timestamp"][0:8]
+        key = self._keys.get(day)
+        if key is None:  # the key chain of SigV4Auth.signature: secret -> day -> region -> service
+            key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), day)
+            for part in (self._region_name, self._service_name, "aws4_request"):
+                key = self._sign(key, part)
+            self._keys = {day: key}
+        return self._sign(key, string_to_sign, hex=True)
+
+
+def _parse_timestamp(amz_date: str) -> dt.datetime:
+    """``20261129T035132Z`` -> aware datetime (strptime costs more than the rest of the check)."""
+    if len(amz_date) != 16 or amz_date[8] != "T" or amz_date[15] != "Z":
+        raise _forbidden("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.")
+    try:
+        return dt.datetime(
+            int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]),
+            int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=dt.UTC,
+        )  # fmt: skip
+    except ValueError:
+        raise _forbidden("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.") from None
 
 
 class SigV4Verifier:
@@ -48,6 +73,7 @@ class SigV4Verifier:
         self._secrets = dict(credentials)
         self._signing_name = signing_name
         self._max_skew = dt.timedelta(seconds=max_skew_seconds)
+        self._signers: dict[tuple[str, str], _ServerSigner] = {}
 
     def verify(
         self,
@@ -82,10 +108,7 @@ class SigV4Verifier:
                 f"Credential should be scoped to correct service: '{self._signing_name}'.",
             )
         amz_date = lookup.get("x-amz-date", "")
-        try:
-            signed_at = dt.datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=dt.UTC)
-        except ValueError:
-            raise _forbidden("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.") from None
+        signed_at = _parse_timestamp(amz_date)
         if scope_date != amz_date[:8]:
             raise _forbidden("InvalidSignatureException", "Credential scope date does not match X-Amz-Date.")
         now = now or dt.datetime.now(dt.UTC)
@@ -100,19 +123,24 @@ class SigV4Verifier:
                 f"{(now + self._max_skew).strftime(fmt)} ({now.strftime(fmt)} + 5 min.)",
             )
         signed = match["signed"].split(";")
+        body_hash = hashlib.sha256(body).hexdigest()
         declared_hash = lookup.get("x-amz-content-sha256")
-        if declared_hash not in (None, UNSIGNED_PAYLOAD) and declared_hash != hashlib.sha256(body).hexdigest():
+        if declared_hash not in (None, UNSIGNED_PAYLOAD, body_hash):
             raise _forbidden(
                 "InvalidSignatureException", "The provided x-amz-content-sha256 header does not match the body."
             )
-        request = AWSRequest(
-            method=method,
-            url=url,
-            headers={k: v for k, v in header_list if k in signed},
-            data=body,
-        )
+        # botocore's canonical request takes the payload hash from this header when present, as
+        # the client's did; it stays out of the signed headers unless the client signed it.
+        headers_for_signer = {k: v for k, v in header_list if k in signed}
+        headers_for_signer["x-amz-content-sha256"] = declared_hash or body_hash
+        request = AWSRequest(method=method, url=url, headers=headers_for_signer)
         request.context["timestamp"] = amz_date
-        signer = _SignedHeadersOnly(Credentials(access_key, secret), service, region, signed)
+        request.context["signed_headers"] = signed
+        signer = self._signers.get((access_key, region))
+        if signer is None:
+            signer = self._signers[(access_key, region)] = _ServerSigner(
+                Credentials(access_key, secret), service, region
+            )
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if not hmac.compare_digest(expected, match["sig"]):
             raise _forbidden(

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import uvloop
+
 from local_endpoint.config import ServerConfig, load_config
 from local_endpoint.server import start_site
 
@@ -39,7 +41,8 @@ def serve(config: ServerConfig, host: str, port: int) -> None:
         await stop.wait()
         await runner.cleanup()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Self
 
+import uvloop
 from aiohttp import web
 
 from local_endpoint.auth import SigV4Verifier
@@ -321,13 +322,11 @@ class LocalSageMakerRuntime:
             instance=instance,
         )
 
-        async def run() -> ModelOutput:
-            if latency > 0:
-                await asyncio.sleep(latency)
-            return await model.invoke(invocation)
-
         try:
-            return await asyncio.wait_for(run(), timeout=self.config.model_timeout_seconds)
+            async with asyncio.timeout(self.config.model_timeout_seconds):
+                if latency > 0:
+                    await asyncio.sleep(latency)
+                return await model.invoke(invocation)
         except TimeoutError:
             raise model_error(
                 0,
@@ -401,7 +400,7 @@ class BackgroundServer:
         errors: list[BaseException] = []
 
         def serve() -> None:
-            loop = asyncio.new_event_loop()
+            loop = uvloop.new_event_loop()
             self._loop = loop
             try:
                 runner, self.port = loop.run_until_complete(serve_app(self.app, self.host, self.port))

@@ -10,11 +10,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import uvloop
-
-from local_endpoint.config import ServerConfig, load_config
-from local_endpoint.server import start_site
+if TYPE_CHECKING:
+    from local_endpoint.config import ServerConfig
 
 READY_PREFIX = "Local SageMaker Runtime endpoint listening on "
 
@@ -29,6 +28,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(config: ServerConfig, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; print the URL first so a parent process can read it."""
+    import uvloop
+
+    from local_endpoint.server import start_site
 
     async def main() -> None:
         runner, bound = await start_site(config, host, port)
@@ -46,6 +48,8 @@ def serve(config: ServerConfig, host: str, port: int) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from local_endpoint.config import load_config
+
     serve(load_config(args.config), args.host, args.port)
     return 0
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
@@ -78,8 +79,8 @@ class _ReadRowGroup(beam.DoFn):
             for batch in parquet.iter_batches(self.batch_rows, row_groups=[group.index], columns=self.columns):
                 n = batch.num_rows
                 table = pa.Table.from_batches([batch])
-                table = table.append_column(SOURCE_FILE, pa.array([group.path] * n, pa.string()))
-                table = table.append_column(SOURCE_ROW, pa.array(range(first, first + n), pa.int64()))
+                table = table.append_column(SOURCE_FILE, pa.repeat(pa.scalar(group.path, pa.string()), n))
+                table = table.append_column(SOURCE_ROW, pa.array(np.arange(first, first + n, dtype=np.int64)))
                 first += n
                 yield table
 

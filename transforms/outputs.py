@@ -83,7 +83,7 @@ def _assemble(passthrough: pa.Table, schema: pa.Schema, values: dict[str, object
             if isinstance(value, pa.Array):
                 arrays.append(value.cast(f.type))
             else:
-                arrays.append(pa.array([value] * n, f.type))
+                arrays.append(pa.repeat(pa.scalar(value, f.type), n))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -101,9 +101,15 @@ class Segment:
 def prediction_rows(
     passthrough: pa.Table, ids: pa.Array, segments: list[Segment], endpoint: str, schema: pa.Schema
 ) -> pa.Table:
-    """Every successful request of a batch as one table: one take and one array per column, not a table per request."""
+    """Every successful request of a batch as one table: one array per column, not a table per request.
+
+    Rows are taken only when some requests failed; otherwise the batch's columns are used as they are.
+    """
     lengths = np.array([s.stop - s.start for s in segments])
-    rows = pa.array(np.concatenate([np.arange(s.start, s.stop) for s in segments]))
+    rows = np.concatenate([np.arange(s.start, s.stop) for s in segments])
+    if len(rows) < passthrough.num_rows or not (rows == np.arange(len(rows))).all():  # not all succeeded
+        succeeded = pa.array(rows)
+        passthrough, ids = passthrough.take(succeeded), ids.take(succeeded)
     request_of_row = pa.array(np.repeat(np.arange(len(segments)), lengths))
     types = {f.name: f.type for f in schema}
 
@@ -112,7 +118,7 @@ def prediction_rows(
 
     metas = [s.meta for s in segments]
     columns: dict[str, object] = {
-        "inference_id": ids.take(rows),
+        "inference_id": ids,
         "prediction": pa.concat_arrays([s.predictions for s in segments]),
         "invoked_variant": per_request("invoked_variant", [m.variant for m in metas]),
         "content_type": per_request("content_type", [m.content_type for m in metas]),
@@ -124,7 +130,7 @@ def prediction_rows(
         "endpoint_name": endpoint,
         "scored_at": per_request("scored_at", [s.scored_at for s in segments]),
     }
-    return _assemble(passthrough.take(rows), schema, columns)
+    return _assemble(passthrough, schema, columns)
 
 
 def dead_letter_rows(

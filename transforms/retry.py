@@ -34,10 +34,30 @@ class InvokeFailed(Exception):
         self.attempts = attempts
 
 
+class _Classified(Exception):
+    """An attempt's failure with its classification, so tenacity's predicate needs no per-call state."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.error_class)
+        self.info = info
+
+
 class RetryPolicy:
+    """One tenacity ``Retrying`` per policy, shared by every call and thread.
+
+    tenacity keeps a call's state in thread-locals, so one instance serves all
+    threads; building one per call cost more CPU than the rest of our per-call work.
+    """
+
     def __init__(self, settings: RetrySettings, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
-        self._sleep = sleep
+        self._retrying = Retrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, _Classified) and exc.info.retryable),
+            stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.max_elapsed_seconds),
+            wait=wait_random_exponential(multiplier=settings.initial_backoff_seconds, max=settings.max_backoff_seconds),
+            sleep=sleep,
+            reraise=True,
+        )
 
     def call(self, fn: Callable[[], T], on_error: Callable[[ErrorInfo], None] | None = None) -> Attempted[T]:
         """Run ``fn`` under the policy; return its value and the attempts it took.
@@ -45,27 +65,20 @@ class RetryPolicy:
         ``on_error`` sees the classification of every failed attempt (for metrics
         and adaptive concurrency), retried or not.
         """
-        s = self.settings
-        state = {"attempts": 0}
+        attempts = 0
 
         def attempt() -> T:
-            state["attempts"] += 1
-            return fn()
+            nonlocal attempts
+            attempts += 1
+            try:
+                return fn()
+            except Exception as exc:
+                info = classify(exc, self.settings)
+                if on_error is not None:
+                    on_error(info)
+                raise _Classified(info) from exc
 
-        def retryable(exc: BaseException) -> bool:
-            info = classify(exc, s)
-            if on_error is not None:
-                on_error(info)
-            return info.retryable
-
-        retrying = Retrying(
-            retry=retry_if_exception(retryable),
-            stop=stop_after_attempt(s.max_attempts) | stop_after_delay(s.max_elapsed_seconds),
-            wait=wait_random_exponential(multiplier=s.initial_backoff_seconds, max=s.max_backoff_seconds),
-            sleep=self._sleep,
-            reraise=True,
-        )
         try:
-            return Attempted(retrying(attempt), state["attempts"])
-        except Exception as exc:
-            raise InvokeFailed(classify(exc, s), state["attempts"]) from exc
+            return Attempted(self._retrying(attempt), attempts)
+        except _Classified as failed:
+            raise InvokeFailed(failed.info, attempts) from failed.__cause__

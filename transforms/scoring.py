@@ -6,7 +6,6 @@ the local endpoint, with no runner in between.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -96,7 +95,7 @@ class EndpointInvoker:
     ) -> Scored:
         params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
 
-        def attempt() -> Scored:
+        def attempt() -> tuple[pa.Array, dict[str, Any], float]:
             stats.requests += 1
             with self.limiter:
                 start = time.perf_counter()
@@ -104,18 +103,10 @@ class EndpointInvoker:
                 payload = response["Body"].read()
                 latency_ms = (time.perf_counter() - start) * 1000.0
             self.limiter.on_success()
-            predictions = parse_predictions(payload, response.get("ContentType"), expected, self.settings)
-            return Scored(
-                predictions,
-                ResponseMeta(
-                    variant=response.get("InvokedProductionVariant"),
-                    content_type=response.get("ContentType"),
-                    custom_attributes=response.get("CustomAttributes"),
-                    new_session_id=response.get("NewSessionId"),
-                    closed_session_id=response.get("ClosedSessionId"),
-                    attempts=0,  # known only once the policy is done; set below
-                    latency_ms=round(latency_ms, 3),
-                ),
+            return (
+                parse_predictions(payload, response.get("ContentType"), expected, self.settings),
+                response,
+                latency_ms,
             )
 
         def on_error(info: ErrorInfo) -> None:
@@ -130,7 +121,17 @@ class EndpointInvoker:
             stats.retries += failed.attempts - 1
             raise
         stats.retries += result.attempts - 1
-        return dataclasses.replace(result.value, meta=dataclasses.replace(result.value.meta, attempts=result.attempts))
+        predictions, response, latency_ms = result.value
+        meta = ResponseMeta(
+            variant=response.get("InvokedProductionVariant"),
+            content_type=response.get("ContentType"),
+            custom_attributes=response.get("CustomAttributes"),
+            new_session_id=response.get("NewSessionId"),
+            closed_session_id=response.get("ClosedSessionId"),
+            attempts=result.attempts,
+            latency_ms=round(latency_ms, 3),
+        )
+        return Scored(predictions, meta)
 
 
 @dataclass
@@ -249,10 +250,9 @@ class BatchScorer:
 
     def _score(self, part: ScoredPart, plan: BatchPlan, start: int, stop: int) -> None:
         assert plan.encoded is not None
-        ids = plan.ids.slice(start, stop - start)
-        first = ids[0].as_py()
+        first = plan.ids[start].as_py()
         n = stop - start
-        request_id = first if n == 1 else batch_id(first, ids[n - 1].as_py(), n, self.settings.id_namespace)
+        request_id = first if n == 1 else batch_id(first, plan.ids[stop - 1].as_py(), n, self.settings.id_namespace)
         overrides = {
             param: value
             for param, col in self.per_record.items()

@@ -96,8 +96,15 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: $(STAMP) $(KAFKA_JARS) $(PRISM) ## ours vs the peers (BENCH_ROWS=1000000); writes BENCHMARKS.md, benchmarks/results.json
-	$(BIN)/python -m benchmarks.bench
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e .
+	touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed $(KAFKA_JARS) $(PRISM) ## ours vs the peers (BENCH_ROWS=1000000); writes BENCHMARKS.md, benchmarks/results.json
+	BENCH_PYTHON=$(BENCH_VENV)/bin/python $(BIN)/python -m benchmarks.bench
 
 clean: ## remove outputs and caches (keeps .venv, jars and Prism)
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -125,13 +125,17 @@ def start_broker(data_dir: Path, port: int = 0, detach: bool = False, ready_time
         raise BrokerError("java is not on PATH (the Kafka broker is a Java program)")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    controller_port = free_port()
+    while controller_port == port:  # two free ports asked one after the other can be the same one
+        controller_port = free_port()
     props = data_dir / "server.properties"
-    props.write_text(server_properties(data_dir, port, free_port()), encoding="utf-8")
+    props.write_text(server_properties(data_dir, port, controller_port), encoding="utf-8")
     log = data_dir / "broker.log"
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     fmt = _java(jars, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), log=log)
-    if fmt.wait() != 0:
-        raise BrokerError(f"formatting Kafka storage failed; see {log}")
+    if fmt.wait() != 0:  # the log may live in a temporary directory: carry its end in the message
+        tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise BrokerError(f"formatting Kafka storage failed; {log} ends with:\n{tail}")
     process = _java(jars, "kafka.Kafka", str(props), log=log, detach=detach)
     broker = Broker(f"127.0.0.1:{port}", process, data_dir)
     try:

@@ -35,6 +35,11 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         "endpoint) and the same generated Parquet input (16 float64 features + an id). Wall time, CPU time and peak",
         "RSS are of the contender's process (GNU `time`); calls/s counts successful calls at the endpoint between",
         "its first and last success, so process start-up is excluded from it but included in records/s.",
+        f"Ours and P2, then ours (SingleRecord) and P3, ran {s.get('repeat', 1)} times each, alternating; each row",
+        "shows its fastest run (the walls of all runs are in `results.json`), since this shared machine's speed",
+        f"drifts by 10-30% between minutes. The contenders run in `{s.get('contender_python', 'the dev venv')}`:",
+        "the package as a user installs it (`pip install -e .`, no test extras), so Beam does not import the",
+        "GCS/S3 filesystems that the dev environment's extras bring (about 1.3 s of start-up).",
         "Tests never assert on time; these numbers are measured, not promised.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}, apache-beam "

@@ -38,7 +38,7 @@ setup(
         "pydantic>=2.6,<3",
         "pyyaml>=6",
         "aiohttp>=3.9,<4",
-        "uvloop>=0.19",  # the local endpoint's event loop (libuv): about half of asyncio's cost per request
+        'uvloop>=0.19; sys_platform != "win32"',  # the local endpoint's event loop where libuv serves it
     ],
     extras_require={
         "kafka": ["confluent-kafka>=2.3,<3"],

@@ -28,9 +28,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(config: ServerConfig, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; print the URL first so a parent process can read it."""
-    import uvloop
-
-    from local_endpoint.server import start_site
+    from local_endpoint.server import new_event_loop, start_site
 
     async def main() -> None:
         runner, bound = await start_site(config, host, port)
@@ -43,7 +41,7 @@ def serve(config: ServerConfig, host: str, port: int) -> None:
         await stop.wait()
         await runner.cleanup()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(main())
 
 

@@ -24,6 +24,9 @@ _AUTH_RE = re.compile(
 )
 
 
+_MAX_SIGNERS = 64
+
+
 def _forbidden(code: str, message: str) -> ServiceError:
     return ServiceError(code, 403, message)
 
@@ -138,6 +141,8 @@ class SigV4Verifier:
         request.context["signed_headers"] = signed
         signer = self._signers.get((access_key, region))
         if signer is None:
+            if len(self._signers) >= _MAX_SIGNERS:  # regions come from the client: keep the cache bounded
+                self._signers.clear()
             signer = self._signers[(access_key, region)] = _ServerSigner(
                 Credentials(access_key, secret), service, region
             )

@@ -200,15 +200,17 @@ def _as_matrix(rows: object) -> np.ndarray:
 
 
 def render_scores(scores: np.ndarray, accept: str, contributions: np.ndarray | None = None) -> bytes:
-    """Scores as the container answers them, each with SCORE_DECIMALS decimals, built in NumPy."""
+    """Scores as the container answers them, each with SCORE_DECIMALS decimals (see _each_score)."""
     if accept == CSV:
         return _each_score(scores, b"", b"\n")
     if accept == JSON:
         predictions = _each_score(scores, b"", b",")[:-1]
-        if contributions is None:
-            return b'{"predictions": [' + predictions + b"]}"
-        explanations = json.dumps({"contributions": contributions.tolist()}).encode()
-        return b'{"predictions": [' + predictions + b'], "explanations": ' + explanations + b"}"
+        explained = (
+            b""
+            if contributions is None
+            else b', "explanations": ' + json.dumps({"contributions": contributions.tolist()}).encode()
+        )
+        return b'{"predictions": [' + predictions + b"]" + explained + b"}"
     return _each_score(scores, b'{"score": ', b"}\n")
 
 

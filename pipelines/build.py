@@ -156,14 +156,15 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         report_path: str | None = config.report_location
     else:
         publications = [
-            Publication(staging_path(out.dead_letters, ctx.run_id), out.dead_letters),
-            Publication(staging_path(out.predictions, ctx.run_id), out.predictions),
+            Publication(
+                staging_path(out.dead_letters, ctx.run_id), out.dead_letters, read.dead_letter_schema, out.format
+            ),
+            Publication(staging_path(out.predictions, ctx.run_id), out.predictions, read.prediction_schema, out.format),
         ]
         report_path = None
         written = [
-            dead | "WriteDeadLetters" >> WriteTables(publications[0].staging, read.dead_letter_schema, out.format),
-            scored[PREDICTIONS]
-            | "WritePredictions" >> WriteTables(publications[1].staging, read.prediction_schema, out.format),
+            dead | "WriteDeadLetters" >> WriteTables(publications[0]),
+            scored[PREDICTIONS] | "WritePredictions" >> WriteTables(publications[1]),
         ]
     extra: dict[str, object] = {
         "job": config.job.name,

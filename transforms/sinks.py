@@ -14,17 +14,20 @@ import json
 import os
 import posixpath
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.parquetio import WriteToParquetBatched
-from apache_beam.io.textio import WriteToText
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 SUCCESS_FILE = "_SUCCESS"
+TEMPORARY = "_temporary"
 OutputFormat = Literal["parquet", "jsonl"]
 
 
@@ -46,26 +49,97 @@ def table_to_json_lines(table: pa.Table) -> Iterator[str]:
         yield json.dumps(row, default=_json_default, separators=(",", ":"))
 
 
-class WriteTables(beam.PTransform):
-    """PCollection[pa.Table] -> PCollection[str] of the files written under ``folder``."""
-
-    def __init__(self, folder: str, schema: pa.Schema, fmt: OutputFormat) -> None:
-        super().__init__()
-        self.folder = folder
-        self.schema = schema
-        self.fmt = fmt
-
-    def expand(self, tables: beam.PCollection) -> beam.PCollection:
-        prefix = posixpath.join(self.folder, "part")
-        if self.fmt == "parquet":
-            return tables | WriteToParquetBatched(prefix, self.schema, codec="snappy", file_name_suffix=".parquet")
-        return tables | beam.FlatMap(table_to_json_lines) | WriteToText(prefix, file_name_suffix=".jsonl")
-
-
 @dataclass(frozen=True)
 class Publication:
+    """One output folder: written into ``staging`` as ``fmt`` files of ``schema``, then moved to ``final``."""
+
     staging: str
     final: str
+    schema: pa.Schema
+    fmt: OutputFormat
+
+    @property
+    def suffix(self) -> str:
+        return f".{self.fmt}"
+
+
+class _FileWriter:
+    """Tables appended to one Parquet or JSON Lines file, streamed as they come."""
+
+    def __init__(self, path: str, pub: Publication) -> None:
+        self.path = path
+        self._fh = FileSystems.create(path)
+        self._parquet = pq.ParquetWriter(self._fh, pub.schema, compression="snappy") if pub.fmt == "parquet" else None
+
+    def write(self, table: pa.Table) -> None:
+        if self._parquet is not None:
+            self._parquet.write_table(table)
+        else:
+            self._fh.write("".join(f"{line}\n" for line in table_to_json_lines(table)).encode())
+
+    def close(self) -> str:
+        if self._parquet is not None:
+            self._parquet.close()
+        self._fh.close()
+        return self.path
+
+
+class _WriteBundleFile(beam.DoFn):
+    """Each bundle's tables into one file under the staging folder's ``_temporary``; emits its path.
+
+    Only the paths of committed bundles reach :func:`finalize_shards`, which names them; a
+    retried bundle's leftover is deleted with ``_temporary``.
+    """
+
+    def __init__(self, pub: Publication) -> None:
+        self.pub = pub
+
+    def start_bundle(self) -> None:
+        self._writer: _FileWriter | None = None
+
+    def process(self, table: pa.Table) -> tuple[()]:
+        if table.num_rows:
+            if self._writer is None:
+                name = f"{uuid.uuid4().hex}{self.pub.suffix}"
+                self._writer = _FileWriter(posixpath.join(self.pub.staging, TEMPORARY, name), self.pub)
+            self._writer.write(table)
+        return ()  # outputs come from finish_bundle
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._writer is not None:
+            yield GlobalWindows.windowed_value(self._writer.close())
+            self._writer = None
+
+
+class WriteTables(beam.PTransform):
+    """PCollection[pa.Table] -> PCollection[str]: the files written for ``pub``, one per bundle.
+
+    One fused step and no shuffle: naming the shards waits for :class:`Publish`.
+    """
+
+    def __init__(self, pub: Publication) -> None:
+        super().__init__()
+        self.pub = pub
+
+    def expand(self, tables: beam.PCollection) -> beam.PCollection:
+        return tables | beam.ParDo(_WriteBundleFile(self.pub))
+
+
+def finalize_shards(pub: Publication, written: list[str]) -> None:
+    """Name the committed files ``part-NNNNN-of-MMMMM`` (an empty one when nothing was written), drop the rest."""
+    temporary = posixpath.join(pub.staging, TEMPORARY)
+    files = sorted(p for p in written if posixpath.dirname(p) == temporary)
+    count = max(len(files), 1)
+    shards = [posixpath.join(pub.staging, f"part-{i:05d}-of-{count:05d}{pub.suffix}") for i in range(count)]
+    if files:
+        FileSystems.rename(files, shards)
+    else:
+        _FileWriter(shards[0], pub).close()
+    leftovers = [m.path for m in FileSystems.match([posixpath.join(temporary, "*")])[0].metadata_list]
+    if leftovers:
+        FileSystems.delete(leftovers)
+    if _is_local(temporary) and os.path.isdir(temporary):
+        os.rmdir(temporary)
 
 
 def _is_local(path: str) -> bool:
@@ -123,6 +197,7 @@ class Publish(beam.PTransform):
         def run(total: Any, written: list[Any]) -> dict[str, object]:
             report = {**extra, **total.to_report(), "writes": len(written)}
             for i, pub in enumerate(pubs):
+                finalize_shards(pub, written)
                 publish(pub, report if i == len(pubs) - 1 else None)
             if report_path:
                 if _is_local(report_path):

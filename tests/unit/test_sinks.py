@@ -1,0 +1,94 @@
+"""The file sink's shard naming and publication, on the local filesystem, without Beam."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.sinks import (
+    SUCCESS_FILE,
+    TEMPORARY,
+    Publication,
+    WriteTables,
+    _FileWriter,
+    finalize_shards,
+    publish,
+)
+
+SCHEMA = pa.schema([("id", pa.int64()), ("prediction", pa.float64())])
+
+
+def table(ids: list[int]) -> pa.Table:
+    return pa.table({"id": ids, "prediction": [i / 10 for i in ids]}, schema=SCHEMA)
+
+
+def pub(tmp_path, fmt: str = "parquet") -> Publication:
+    return Publication(str(tmp_path / ".out.staging-run1"), str(tmp_path / "out"), SCHEMA, fmt)  # type: ignore[arg-type]
+
+
+def write_temporary(p: Publication, name: str, *tables: pa.Table) -> str:
+    writer = _FileWriter(os.path.join(p.staging, TEMPORARY, name + p.suffix), p)
+    for t in tables:
+        writer.write(t)
+    return writer.close()
+
+
+def test_committed_files_become_numbered_shards_and_leftovers_go(tmp_path):
+    p = pub(tmp_path)
+    second = write_temporary(p, "bbb", table([3, 4]))
+    first = write_temporary(p, "aaa", table([1]), table([2]))
+    write_temporary(p, "ccc", table([99]))  # a retried bundle's attempt: never reported as written
+    finalize_shards(p, [second, first])
+    assert sorted(os.listdir(p.staging)) == ["part-00000-of-00002.parquet", "part-00001-of-00002.parquet"]
+    assert pq.read_table(p.staging).column("id").to_pylist() == [1, 2, 3, 4]
+
+
+def test_an_empty_output_is_one_empty_shard_with_the_schema(tmp_path):
+    p = pub(tmp_path)
+    finalize_shards(p, [])
+    assert os.listdir(p.staging) == ["part-00000-of-00001.parquet"]
+    empty = pq.read_table(os.path.join(p.staging, "part-00000-of-00001.parquet"))
+    assert empty.num_rows == 0 and empty.schema == SCHEMA
+
+
+def test_json_lines_shards(tmp_path):
+    p = pub(tmp_path, "jsonl")
+    finalize_shards(p, [write_temporary(p, "aaa", table([1, 2]))])
+    lines = (tmp_path / ".out.staging-run1" / "part-00000-of-00001.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{"id": 1, "prediction": 0.1}, {"id": 2, "prediction": 0.2}]
+
+
+def test_publish_replaces_the_previous_output_and_writes_success(tmp_path):
+    p = pub(tmp_path)
+    os.makedirs(p.final)
+    (tmp_path / "out" / "part-00000-of-00009.parquet").write_bytes(b"old")
+    finalize_shards(p, [write_temporary(p, "aaa", table([1]))])
+    publish(p, {"records_in": 1})
+    assert sorted(os.listdir(p.final)) == [SUCCESS_FILE, "part-00000-of-00001.parquet"]
+    assert json.loads((tmp_path / "out" / SUCCESS_FILE).read_text()) == {"records_in": 1}
+    assert not os.path.exists(p.staging)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_write_tables_emits_one_file_per_bundle(tmp_path, fmt):
+    p = pub(tmp_path, fmt)
+    options = PipelineOptions(runner="apache_beam.runners.portability.fn_api_runner.FnApiRunner")
+    with beam.Pipeline(options=options) as pipeline:
+        files = pipeline | beam.Create([table([1, 2]), table([]), table([3])]) | WriteTables(p)
+        _ = files | beam.combiners.ToList() | beam.Map(lambda written: finalize_shards(p, written))
+    shards = sorted(os.listdir(p.staging))
+    assert shards == [f"part-00000-of-00001.{fmt}"]
+    path = os.path.join(p.staging, shards[0])
+    ids = (
+        pq.read_table(path).column("id").to_pylist()
+        if fmt == "parquet"
+        else [json.loads(line)["id"] for line in Path(path).read_text().splitlines()]
+    )
+    assert sorted(ids) == [1, 2, 3]

@@ -70,23 +70,28 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
     offsets = _line_offsets(csv, n)
     if settings.serializer == "csv":
         return EncodedRecords(csv, offsets)
-    # The JSON forms wrap each numeric CSV line in brackets: two more bytes per record.
+    # The JSON forms wrap each numeric CSV line in brackets: two more bytes per record, and one
+    # replace over the whole buffer ("a\nb\n" -> "[a],[b],[") instead of a bytes object per row.
     wrapped = offsets + 2 * np.arange(n + 1, dtype=np.int64)
-    rows = csv.split(b"\n")[:-1]
     if settings.serializer == "json":
-        return EncodedRecords(b"".join(b"[" + r + b"]," for r in rows), wrapped, b'{"instances": [', b"]}", trim=1)
-    return EncodedRecords(b"".join(b"[" + r + b"]\n" for r in rows), wrapped)
+        rows = b"[" + csv.replace(b"\n", b"],[")[:-1] if n else b""
+        return EncodedRecords(rows, wrapped, b'{"instances": [', b"]}", trim=1)
+    return EncodedRecords(b"[" + csv.replace(b"\n", b"]\n[")[:-1] if n else b"", wrapped)
 
 
 def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
+    """Each value followed by a newline, in Arrow: the joined array's data buffer is the body."""
     values = column.combine_chunks()
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = values.cast(pa.binary() if pa.types.is_string(values.type) else pa.large_binary())
     if values.null_count:
         values = pc.fill_null(values, b"")
-    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-    joined = b"".join(v + b"\n" for v in values.to_pylist())
-    return EncodedRecords(joined, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64), trim=1)
+    lines = pc.binary_join_element_wise(values, pa.scalar(b"", values.type), b"\n")
+    width = np.int64 if pa.types.is_large_binary(lines.type) else np.int32
+    offsets = np.frombuffer(lines.buffers()[1], dtype=width)[lines.offset : lines.offset + len(lines) + 1]
+    data = lines.buffers()[2]
+    joined = data.to_pybytes()[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
+    return EncodedRecords(joined, (offsets - offsets[0]).astype(np.int64), trim=1)
 
 
 def media_type(value: str | None) -> str:
@@ -96,6 +101,11 @@ def media_type(value: str | None) -> str:
 def parse_predictions(body: bytes, content_type: str | None, expected: int, settings: InvokeSettings) -> pa.Array:
     """Parse a response into exactly ``expected`` predictions, or raise :class:`BadResponse`."""
     kind = media_type(content_type) or media_type(settings.accept)
+    if kind == "text/csv" and settings.prediction_type == "float64" and settings.prediction_field is None:
+        numbers = _csv_numbers(body)
+        if numbers is not None:
+            _check_count(len(numbers), expected)
+            return numbers
     try:
         if kind == "text/csv":
             values: list[Any] = body.decode("utf-8").splitlines()
@@ -112,8 +122,7 @@ def parse_predictions(body: bytes, content_type: str | None, expected: int, sett
         raise BadResponse(
             "UnparsableResponse", f"cannot parse {kind or 'unknown'} response: {type(exc).__name__}"
         ) from None
-    if len(values) != expected:
-        raise BadResponse("CountMismatch", f"response has {len(values)} predictions for {expected} records")
+    _check_count(len(values), expected)
     if settings.prediction_field is not None:
         try:
             values = [v[settings.prediction_field] for v in values]
@@ -122,6 +131,27 @@ def parse_predictions(body: bytes, content_type: str | None, expected: int, sett
                 "MissingPredictionField", f"predictions lack field {settings.prediction_field!r}"
             ) from None
     return _typed(values, settings.prediction_type)
+
+
+def _check_count(count: int, expected: int) -> None:
+    if count != expected:
+        raise BadResponse("CountMismatch", f"response has {count} predictions for {expected} records")
+
+
+def _csv_numbers(body: bytes) -> pa.Array | None:
+    """One number per line, split and parsed in Arrow (no Python object per prediction).
+
+    None sends the body down the general path: other line endings, blank lines, spaces,
+    anything Arrow does not read as a number (the general path says what is wrong).
+    """
+    text = body[:-1] if body.endswith(b"\n") else body
+    if not text or b"\r" in text:
+        return None
+    try:
+        lines = pc.split_pattern(pa.array([text], pa.string()), pattern="\n").values
+        return lines.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _typed(values: list[Any], prediction_type: str) -> pa.Array:

@@ -35,6 +35,11 @@ def test_jsonlines_one_array_per_line():
     assert [json.loads(x) for x in enc.body(0, 3).splitlines()] == [[1.5, 0], [2, 1], [-3.25, 2]]
 
 
+def test_json_forms_of_an_empty_batch_are_empty():
+    for serializer in ("json", "jsonlines"):
+        assert len(encode(TABLE.slice(0, 0), settings(serializer=serializer))) == 0
+
+
 def test_raw_column_is_sent_as_is():
     s = InvokeSettings(serializer="raw", raw_column="raw", fields={"content_type": "text/csv"})
     enc = encode(TABLE, s)
@@ -43,10 +48,21 @@ def test_raw_column_is_sent_as_is():
     assert enc.body_size(0, 3) == len(enc.body(0, 3))
 
 
+def test_raw_column_of_a_sliced_chunked_binary_column_with_nulls():
+    column = pa.chunked_array([[b"skip", b"a"], [None, b"ccc"]]).slice(1)
+    s = InvokeSettings(serializer="raw", raw_column="raw", fields={"content_type": "text/csv"})
+    enc = encode(pa.table({"raw": column}), s)
+    assert [enc.record(i) for i in range(3)] == [b"a", b"", b"ccc"]
+    assert enc.body(0, 3) == b"a\n\nccc"
+
+
 @pytest.mark.parametrize(
     ("body", "ctype", "expected"),
     [
         (b"0.1\n0.2\n", "text/csv", [0.1, 0.2]),
+        (b"0.1\n0.2", "text/csv", [0.1, 0.2]),
+        (b"0.1\r\n 0.2 \r\n", "text/csv", [0.1, 0.2]),  # the general path: CRLF, spaces
+        (b"1e-3\n-inf\n", "text/csv", [0.001, float("-inf")]),
         (b'{"predictions": [0.1, 0.2]}', "application/json", [0.1, 0.2]),
         (b"[0.1, 0.2]", "application/json", [0.1, 0.2]),
         (b"0.1\n0.2\n", "application/jsonlines", [0.1, 0.2]),
@@ -73,6 +89,8 @@ def test_prediction_field_and_string_type():
         (b"0.1\n0.2\n0.3\n", "text/csv", "CountMismatch"),
         (b"\x00garbage{", "application/json", "UnparsableResponse"),
         (b"a\nb\n", "text/csv", "NonNumericPrediction"),
+        (b"0.1\n\n", "text/csv", "NonNumericPrediction"),
+        (b"0.1\n\xff\n", "text/csv", "UnparsableResponse"),
         (b'{"x": 1}\n{"x": 2}\n', "application/jsonlines", "NonNumericPrediction"),
     ],
 )

@@ -35,6 +35,7 @@ setup(
         "boto3>=1.34,<2",
         "pyarrow>=14",
         "tenacity>=8.2,<10",
+        "orjson>=3.9,<4",  # shortest round-trip float formatting for CSV request bodies
         "pydantic>=2.6,<3",
         "pyyaml>=6",
         "aiohttp>=3.9,<4",

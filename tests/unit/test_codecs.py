@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -17,10 +18,32 @@ def settings(**kw):
 def test_csv_encodes_once_and_slices_requests():
     enc = encode(TABLE, settings())
     assert len(enc) == 3
-    assert enc.body(0, 3) == b"1.5,0\n2,1\n-3.25,2\n"
-    assert enc.body(1, 3) == b"2,1\n-3.25,2\n"
-    assert enc.record(2) == b"-3.25,2\n"
+    assert enc.body(0, 3) == b"1.5,0.0\n2.0,1.0\n-3.25,2.0\n"
+    assert enc.body(1, 3) == b"2.0,1.0\n-3.25,2.0\n"
+    assert enc.record(2) == b"-3.25,2.0\n"
     assert enc.body_size(0, 2) == len(enc.body(0, 2))
+
+
+def test_csv_numbers_read_back_exactly():
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=(500, 3)) * 10.0 ** rng.integers(-300, 300, size=(500, 3))
+    values[0] = [-0.0, 5e-324, 1.7976931348623157e308]
+    table = pa.table({f"c{i}": values[:, i] for i in range(3)})
+    lines = encode(table, InvokeSettings(feature_columns=["c0", "c1", "c2"])).body(0, 500).splitlines()
+    assert np.array_equal([[float(x) for x in line.split(b",")] for line in lines], values)
+    assert lines[0].startswith(b"-0.0,")
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (pa.array([1, 2], pa.int64()), b"1\n2\n"),  # not float64: Arrow's writer, ints stay ints
+        (pa.array([0.5, None]), b"0.5\n\n"),  # a null is an empty field
+        (pa.array([0.5, float("nan")]), b"0.5\nnan\n"),  # JSON has no NaN: Arrow's writer
+    ],
+)
+def test_csv_of_other_columns(column, expected):
+    assert encode(pa.table({"x": column}), InvokeSettings(feature_columns=["x"])).body(0, 2) == expected
 
 
 def test_json_bodies_are_valid_instances_documents():

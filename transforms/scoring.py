@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from botocore.config import Config
 
 from transforms.codecs import EncodedRecords, encode, parse_predictions
@@ -163,6 +164,22 @@ class ScoredBatch:
     latencies_ms: list[float]  # of each successful request, for the runner's latency metric
 
 
+def runs_of_equal_rows(table: pa.Table, columns: list[str]) -> list[tuple[int, int]]:
+    """[start, stop) ranges of consecutive rows with equal values in ``columns`` (null equals null)."""
+    n = table.num_rows
+    if not columns or n < 2:
+        return [(0, n)]
+    change = np.zeros(n - 1, dtype=bool)
+    for name in columns:
+        values = table.column(name).combine_chunks()
+        before, after = values.slice(0, n - 1), values.slice(1)
+        differ = pc.fill_null(pc.not_equal(before, after), False)
+        one_null = pc.xor(pc.is_null(before), pc.is_null(after))
+        change |= pc.or_(differ, one_null).to_numpy(zero_copy_only=False)
+    bounds = [0, *(np.flatnonzero(change) + 1).tolist(), n]
+    return list(itertools.pairwise(bounds))
+
+
 class BatchScorer:
     """Plans, invokes and assembles the outputs of one Arrow batch."""
 
@@ -213,12 +230,7 @@ class BatchScorer:
         return ranges
 
     def _groups(self, table: pa.Table) -> list[tuple[int, int]]:
-        n = table.num_rows
-        if not self.per_record or n == 0:
-            return [(0, n)]
-        keys = list(zip(*(table.column(c).to_pylist() for c in self.per_record.values()), strict=True))
-        bounds = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]] + [n]
-        return list(itertools.pairwise(bounds))
+        return runs_of_equal_rows(table, list(self.per_record.values()))
 
     def assemble(self, plan: BatchPlan, parts: list[ScoredPart]) -> ScoredBatch:
         """The parts of one batch as its two output tables (built once per batch) and its summed stats."""

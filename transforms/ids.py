@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 _SEPARATOR = "\x1f"
 _FNV_PRIME = np.uint64(0x100000001B3)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+# Byte value -> its two hex digits, as the two bytes of one uint16 (one lookup per byte).
+_HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), dtype=np.uint16)
 
 
 def _seeds(namespace: str) -> tuple[np.uint64, np.uint64]:
@@ -54,11 +56,16 @@ def _hash128(keys: pa.Array, namespace: str) -> np.ndarray:
 
 
 def _hex_ids(lanes: np.ndarray, namespace: str) -> pa.Array:
+    """``<namespace>-<32 hex digits>`` per row, written straight into one fixed-width byte matrix."""
     n = len(lanes)
-    text = lanes.astype(">u8").tobytes().hex().encode()  # 32 hex digits per row, back to back
-    offsets = pa.py_buffer(np.arange(0, 32 * n + 1, 32, dtype=np.int32).tobytes())
-    digits = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(text)])
-    return pc.binary_join_element_wise(namespace + "-", digits, "")
+    prefix = np.frombuffer(f"{namespace}-".encode(), dtype=np.uint8)
+    digits = lanes.astype(">u8").view(np.uint8).reshape(n, 16)
+    start, width = len(prefix), len(prefix) + 32
+    cells = np.empty((n, width), dtype=np.uint8)
+    cells[:, :start] = prefix
+    cells[:, start:] = _HEX_PAIRS[digits].view(np.uint8)
+    offsets = np.arange(0, width * n + 1, width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(cells)])
 
 
 def record_ids(table: pa.Table, key_columns: list[str], namespace: str) -> pa.Array:

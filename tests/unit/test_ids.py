@@ -37,3 +37,18 @@ def test_empty_and_null_keys_get_ids():
     table = pa.table({"k": pa.array([None, ""], pa.string())})
     ids = record_ids(table, ["k"], "ns").to_pylist()
     assert ids[0] == ids[1] and len(ids[0]) == len("ns-") + 32
+
+
+def test_ids_are_pinned_across_versions():
+    """A rerun after an upgrade must send the ids of the first run: these values never change."""
+    table = pa.table({"k": pa.array([1, 22, None], pa.int64()), "s": ["a", "é", ""]})
+    assert record_ids(table, ["k", "s"], "smscore").to_pylist() == [
+        "smscore-096b510807dbb8c021277b14ad9169fe",
+        "smscore-8c776ef522764a761e430d282eb5430c",
+        "smscore-be79b134c61187efe8ecc51f168eac89",
+    ]
+    assert record_ids(table, ["k"], "ns").to_pylist() == [
+        "ns-7de887d47a247c20161a3b288133c52a",
+        "ns-8e16f19bc73f213e5fe3f9156c6ecfa0",
+        "ns-b49a3cb53e29b7dd7140bce5a4156b33",
+    ]

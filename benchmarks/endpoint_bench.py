@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable
 
 import aiohttp
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 
+from benchmarks.peers import client
 from local_endpoint.cli import endpoint_process
 from local_endpoint.models import DemoModel, Invocation
 
@@ -80,17 +79,10 @@ def _cpu_ms_per_call(call: Callable[[], object], seconds: float) -> float:
 
 
 def client_cpu_ms(url: str, body: bytes, seconds: float) -> float:
-    """boto3's own CPU per invoke_endpoint call (response read), retries off, one client."""
-    client = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    """boto3's own CPU per invoke_endpoint call (response read), retries off: the peers' client."""
+    sm = client(url, 1)
     return _cpu_ms_per_call(
-        lambda: client.invoke_endpoint(EndpointName="local-demo", Body=body, ContentType="text/csv")["Body"].read(),
+        lambda: sm.invoke_endpoint(EndpointName="local-demo", Body=body, ContentType="text/csv")["Body"].read(),
         seconds,
     )
 

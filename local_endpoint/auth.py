@@ -60,9 +60,9 @@ class _ServerSigner(SigV4Auth):
 
 def _parse_timestamp(amz_date: str) -> dt.datetime:
     """``20261129T035132Z`` -> aware datetime (strptime costs more than the rest of the check)."""
-    if len(amz_date) != 16 or amz_date[8] != "T" or amz_date[15] != "Z":
-        raise _forbidden("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.")
     try:
+        if len(amz_date) != 16 or amz_date[8] != "T" or amz_date[15] != "Z":
+            raise ValueError(amz_date)
         return dt.datetime(
             int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]),
             int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=dt.UTC,

@@ -108,7 +108,7 @@ def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
     width = np.int64 if pa.types.is_large_binary(lines.type) else np.int32
     offsets = np.frombuffer(lines.buffers()[1], dtype=width)[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
-    joined = data.to_pybytes()[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
+    joined = data.slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes() if data is not None else b""
     return EncodedRecords(joined, (offsets - offsets[0]).astype(np.int64), trim=1)
 
 

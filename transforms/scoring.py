@@ -216,7 +216,7 @@ class BatchScorer:
         limit = self.settings.max_payload_bytes - len(encoded.prefix) - len(encoded.suffix)
         per_request = self.settings.records_per_request
         ranges: list[tuple[int, int]] = []
-        for group_start, group_stop in self._groups(table):
+        for group_start, group_stop in runs_of_equal_rows(table, list(self.per_record.values())):
             start = group_start
             while start < group_stop:
                 stop = min(start + per_request, group_stop)
@@ -228,9 +228,6 @@ class BatchScorer:
                 ranges.append((start, stop))
                 start = stop
         return ranges
-
-    def _groups(self, table: pa.Table) -> list[tuple[int, int]]:
-        return runs_of_equal_rows(table, list(self.per_record.values()))
 
     def assemble(self, plan: BatchPlan, parts: list[ScoredPart]) -> ScoredBatch:
         """The parts of one batch as its two output tables (built once per batch) and its summed stats."""

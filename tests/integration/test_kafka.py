@@ -123,6 +123,13 @@ def start_stream(topics: Topics, *extra: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def _missing_report(topics: Topics, seen: Counter, log: str) -> str:
+    """What to look at when predictions are missing: the dead letters' classes and the job's log tail."""
+    dead = [json.loads(m.value()) for m in topics.read(topics.dlq, 1, timeout=5)]
+    classes = Counter(d.get("error_class") for d in dead)
+    return f"{len(seen)} predictions, {len(dead)} dead letters {dict(classes)}; job log:\n{log[-3000:]}"
+
+
 def offsets_of(messages: list) -> Counter:
     return Counter((json.loads(m.value())["kafka_partition"], json.loads(m.value())["kafka_offset"]) for m in messages)
 
@@ -254,6 +261,6 @@ def test_kafka_streaming_on_flink_with_checkpointing(kafka_broker):
         topics.produce(300, pace_s=0.1)
         wait_for(lambda: topics.committed() == topics.ends(), 240, proc)
     finally:
-        stop(proc)
+        log = stop(proc)
     seen = offsets_of(topics.read(topics.predictions, 300))
-    assert len(seen) == 300
+    assert len(seen) == 300, _missing_report(topics, seen, log)

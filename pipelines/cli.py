@@ -193,6 +193,14 @@ def pipeline_options(beam_args: list[str], streaming: bool = False) -> Any:
                 f"no Prism runner at {prism}: run `make prism` (Go builds it; nothing is downloaded)"
             )
         options.view_as(PrismRunnerOptions).prism_location = prism
+    if standard.runner == "FlinkRunner" and streaming:
+        from pipelines.flink_options import FlinkCheckpointOptions
+
+        flink = options.view_as(FlinkCheckpointOptions)
+        if flink.finish_bundle_before_checkpointing is None:
+            # Otherwise a checkpoint stores bundles in flight as state, and KafkaIO commits their offsets
+            # (commit_offset_in_finalize) before their outputs exist: a stop then loses them.
+            flink.finish_bundle_before_checkpointing = True
     return options
 
 

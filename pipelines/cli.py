@@ -194,9 +194,11 @@ def pipeline_options(beam_args: list[str], streaming: bool = False) -> Any:
             )
         options.view_as(PrismRunnerOptions).prism_location = prism
     if standard.runner == "FlinkRunner" and streaming:
-        from pipelines.flink_options import FlinkCheckpointOptions
+        from pipelines.flink_options import DEFAULT_CHECKPOINTING_INTERVAL_MS, FlinkCheckpointOptions
 
         flink = options.view_as(FlinkCheckpointOptions)
+        if flink.checkpointing_interval is None:  # without checkpoints KafkaIO never commits an offset
+            flink.checkpointing_interval = DEFAULT_CHECKPOINTING_INTERVAL_MS
         if flink.finish_bundle_before_checkpointing is None:
             # Otherwise a checkpoint stores bundles in flight as state, and KafkaIO commits their offsets
             # (commit_offset_in_finalize) before their outputs exist: a stop then loses them.

@@ -40,9 +40,19 @@ class Topics:
         for future in admin.create_topics(new).values():
             future.result(30)
 
-    def produce(self, rows: int, start: int = 0, malformed_every: int = 0, pace_s: float = 0.0) -> None:
+    def produce(
+        self,
+        rows: int,
+        start: int = 0,
+        malformed_every: int = 0,
+        pace_s: float = 0.0,
+        until: threading.Event | None = None,
+    ) -> None:
+        """Produce `rows` messages, `pace_s` apart per 20; stop early once `until` is set."""
         producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all"})
         for i, (key, value) in enumerate(sample_messages(rows, 4, start, malformed_every)):
+            if until is not None and until.is_set():
+                break
             producer.produce(self.input, value, key)
             if pace_s and i % 20 == 19:
                 producer.flush(10)
@@ -264,3 +274,32 @@ def test_kafka_streaming_on_flink_with_checkpointing(kafka_broker):
         log = stop(proc)
     seen = offsets_of(topics.read(topics.predictions, 300))
     assert len(seen) == 300, _missing_report(topics, seen, log)
+
+
+@pytest.mark.flink
+def test_a_flink_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
+    """The Flink twin of the Prism kill test: offsets committed on checkpoints must only cover
+    records whose predictions were already written, so a crash between two checkpoints loses nothing."""
+    require_flink_and_kafka_io()
+    topics = Topics(kafka_broker, partitions=2)
+    proc = start_stream(topics, *FLINK_JAVA_READER)  # default checkpoints; a new group starts at the earliest offset
+    killed = threading.Event()
+    producer = threading.Thread(target=topics.produce, args=(100_000,), kwargs={"pace_s": 0.3, "until": killed})
+    producer.start()
+    try:
+        wait_for(lambda: sum(topics.committed().values()) > 0, 240, proc)
+    finally:
+        first_log = stop(proc, signal.SIGKILL)  # while records are still arriving, between checkpoints
+        committed_at_kill = sum(topics.committed().values())
+        killed.set()
+        producer.join()
+    assert committed_at_kill < sum(topics.ends().values())  # the crash came mid-stream
+    topics.produce(200, start=100_000)
+    proc = start_stream(topics, *FLINK_JAVA_READER)  # resumes from the committed offsets
+    try:
+        wait_for(lambda: topics.committed() == topics.ends(), 240, proc)
+    finally:
+        log = stop(proc)
+    total = sum(topics.ends().values())
+    seen = offsets_of(topics.read(topics.predictions, total))
+    assert len(seen) == total, _missing_report(topics, seen, first_log + log)

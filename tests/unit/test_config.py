@@ -83,3 +83,26 @@ def test_stats_merge_and_percentiles():
     assert report["records_in"] == 4 and report["accounted"]
     latency = report["variants"]["v"]["latency_ms"]
     assert latency["p50"] == pytest.approx(10, rel=0.05) and latency["p99"] == pytest.approx(100, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], (10_000, True)),  # commits need checkpoints; outputs must exist before their offsets commit
+        (["--checkpointing_interval=2000", "--finish_bundle_before_checkpointing=false"], (2000, False)),
+    ],
+)
+def test_flink_streaming_gets_checkpoint_defaults_unless_set(flags, expected):
+    from pipelines.cli import pipeline_options
+    from pipelines.flink_options import FlinkCheckpointOptions
+
+    options = pipeline_options(["--runner=FlinkRunner", *flags], streaming=True).view_as(FlinkCheckpointOptions)
+    assert (options.checkpointing_interval, options.finish_bundle_before_checkpointing) == expected
+
+
+def test_flink_batch_is_left_as_given():
+    from pipelines.cli import pipeline_options
+    from pipelines.flink_options import FlinkCheckpointOptions
+
+    options = pipeline_options(["--runner=FlinkRunner"]).view_as(FlinkCheckpointOptions)
+    assert (options.checkpointing_interval, options.finish_bundle_before_checkpointing) == (None, None)

@@ -7,14 +7,14 @@ value columns null) with the reason, and becomes a dead letter.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import pyarrow as pa
+
+from transforms.json_rows import json_objects
 
 ValueFormat = Literal["json", "csv", "raw"]
 ValueType = Literal["float64", "int64", "string", "bool"]
@@ -142,19 +142,6 @@ class MessageDecoder:
         return Decoded(pa.Table.from_arrays(arrays, schema=self.schema), malformed)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return {"base64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, list):  # a map column arrives as [(key, value), ...]
-        return {k: _jsonable(v) for k, v in value}
-    return value
-
-
 class OutputMessage(NamedTuple):
     key: bytes | None
     value: bytes
@@ -167,13 +154,19 @@ _NOT_IN_VALUE = frozenset({"kafka_key", "kafka_value", "kafka_headers"})
 
 def encode_rows(table: pa.Table) -> list[OutputMessage]:
     """One output message per row: the input key, a JSON value, and id/variant headers."""
-    keys = table.column("kafka_key").to_pylist() if "kafka_key" in table.column_names else [None] * table.num_rows
-    body = table.select([c for c in table.column_names if c not in _NOT_IN_VALUE])
+    rows = table.num_rows
+    keys = table.column("kafka_key").to_pylist() if "kafka_key" in table.column_names else [None] * rows
+    values = json_objects(table.select([c for c in table.column_names if c not in _NOT_IN_VALUE]))
+    ids = table.column("inference_id").cast(pa.binary()).to_pylist()
+    variants = (
+        table.column("invoked_variant").cast(pa.binary()).to_pylist()
+        if "invoked_variant" in table.column_names
+        else [None] * rows
+    )
     out = []
-    for key, row in zip(keys, body.to_pylist(), strict=True):
-        headers: list[tuple[str, str | bytes | None]] = [("inference_id", str(row["inference_id"]).encode())]
-        if row.get("invoked_variant"):
-            headers.append(("invoked_variant", str(row["invoked_variant"]).encode()))
-        value = json.dumps({k: _jsonable(v) for k, v in row.items()}, separators=(",", ":")).encode()
+    for key, value, id_, variant in zip(keys, values.cast(pa.binary()).to_pylist(), ids, variants, strict=True):
+        headers: list[tuple[str, str | bytes | None]] = [("inference_id", id_)]
+        if variant:
+            headers.append(("invoked_variant", variant))
         out.append(OutputMessage(key, value, headers))
     return out

@@ -8,8 +8,6 @@ readers look, and a rerun for the same date replaces that date's output.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 import os
 import posixpath
@@ -26,6 +24,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms.json_rows import json_lines
+
 SUCCESS_FILE = "_SUCCESS"
 TEMPORARY = "_temporary"
 OutputFormat = Literal["parquet", "jsonl"]
@@ -34,19 +34,6 @@ OutputFormat = Literal["parquet", "jsonl"]
 def staging_path(final: str, run_id: str) -> str:
     parent, name = posixpath.split(final.rstrip("/"))
     return posixpath.join(parent, f".{name}.staging-{run_id}")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    return str(value)
-
-
-def table_to_json_lines(table: pa.Table) -> Iterator[str]:
-    for row in table.to_pylist():
-        yield json.dumps(row, default=_json_default, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -75,7 +62,7 @@ class _FileWriter:
         if self._parquet is not None:
             self._parquet.write_table(table)
         else:
-            self._fh.write("".join(f"{line}\n" for line in table_to_json_lines(table)).encode())
+            self._fh.write(json_lines(table))
 
     def close(self) -> str:
         if self._parquet is not None:

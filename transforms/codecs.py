@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from transforms.arrow_lines import newline_delimited
 from transforms.errors import BadResponse
 from transforms.settings import InvokeSettings
 
@@ -98,18 +99,14 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
 
 
 def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
-    """Each value followed by a newline, in Arrow: the joined array's data buffer is the body."""
+    """Each value followed by a newline: the body, and where each record starts in it."""
     values = column.combine_chunks()
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = values.cast(pa.binary() if pa.types.is_string(values.type) else pa.large_binary())
     if values.null_count:
         values = pc.fill_null(values, b"")
-    lines = pc.binary_join_element_wise(values, pa.scalar(b"", values.type), b"\n")
-    width = np.int64 if pa.types.is_large_binary(lines.type) else np.int32
-    offsets = np.frombuffer(lines.buffers()[1], dtype=width)[lines.offset : lines.offset + len(lines) + 1]
-    data = lines.buffers()[2]
-    joined = data.slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes() if data is not None else b""
-    return EncodedRecords(joined, (offsets - offsets[0]).astype(np.int64), trim=1)
+    joined, offsets = newline_delimited(values)
+    return EncodedRecords(joined, offsets, trim=1)
 
 
 def media_type(value: str | None) -> str:

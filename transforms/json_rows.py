@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.arrow_lines import newline_delimited
+
 # Characters a JSON string must escape; \n \r \t get their short escapes in Arrow, the rest per value.
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 _RARE_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
@@ -40,11 +42,7 @@ def json_objects(table: pa.Table) -> pa.Array:
 
 def json_lines(table: pa.Table) -> bytes:
     """The table as JSON Lines: every row's object followed by a newline, in one buffer."""
-    if table.num_rows == 0:
-        return b""
-    lines = pc.binary_join_element_wise(json_objects(table), "\n", "")
-    offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
-    return lines.buffers()[2][offsets[0] : offsets[-1]].to_pybytes()
+    return newline_delimited(json_objects(table))[0]
 
 
 def _values(values: pa.Array) -> pa.Array:

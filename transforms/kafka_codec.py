@@ -12,8 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 
+from transforms.arrow_lines import newline_delimited
 from transforms.json_rows import json_objects
 
 ValueFormat = Literal["json", "csv", "raw"]
@@ -126,6 +130,16 @@ class MessageDecoder:
         return [_convert(v, self.value_columns[n]) for n, v in zip(names, raw, strict=True)]
 
     def decode(self, messages: Sequence[Message]) -> Decoded:
+        meta: list[Sequence[Any]] = list(zip(*messages, strict=True)) if messages else [[]] * len(MESSAGE_FIELDS)
+        arrays = [pa.array(list(values), f.type) for values, f in zip(meta, MESSAGE_FIELDS, strict=True)]
+        decoded = None
+        if self.value_columns and self.value_format == "json":
+            decoded = _json_values(arrays[MESSAGE_COLUMNS.index("kafka_value")], self.schema, list(self.value_columns))
+        columns, malformed = decoded or self._values_one_by_one(messages)
+        return Decoded(pa.Table.from_arrays(arrays + columns, schema=self.schema), malformed)
+
+    def _values_one_by_one(self, messages: Sequence[Message]) -> tuple[list[pa.Array], list[Malformed]]:
+        """The reference path: every message parsed alone, so each bad one is named with its reason."""
         columns: list[list[Any]] = [[] for _ in self.value_columns]
         malformed: list[Malformed] = []
         for i, msg in enumerate(messages):
@@ -136,10 +150,50 @@ class MessageDecoder:
                 values = [None] * len(self.value_columns)
             for column, v in zip(columns, values, strict=True):
                 column.append(v)
-        meta: list[Sequence[Any]] = list(zip(*messages, strict=True)) if messages else [[]] * len(MESSAGE_FIELDS)
-        arrays = [pa.array(list(values), f.type) for values, f in zip(meta, MESSAGE_FIELDS, strict=True)]
-        arrays += [pa.array(c, ARROW_TYPES[t]) for c, t in zip(columns, self.value_columns.values(), strict=True)]
-        return Decoded(pa.Table.from_arrays(arrays, schema=self.schema), malformed)
+        types = self.value_columns.values()
+        return [pa.array(c, ARROW_TYPES[t]) for c, t in zip(columns, types, strict=True)], malformed
+
+
+def _json_values(
+    values: pa.Array, schema: pa.Schema, names: list[str]
+) -> tuple[list[pa.Array], list[Malformed]] | None:
+    """All JSON values parsed at once by Arrow, or None to take the reference path.
+
+    Arrow's reader refuses every value the reference path would convert or refuse (a number
+    as a string, a fraction for an integer, a non-object, ...); the batch then goes
+    the reference way, so both paths give the same columns. Only missing fields are left to check.
+    """
+    if not len(values) or values.null_count:
+        return None
+    try:
+        text, _ = newline_delimited(values.cast(pa.string()))  # the cast checks UTF-8; Arrow's JSON reader does not
+    except pa.ArrowInvalid:
+        return None
+    fields = pa.schema([schema.field(n) for n in names])
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(text),
+            read_options=pajson.ReadOptions(use_threads=False, block_size=max(len(text) + 1, 1 << 20)),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=fields, unexpected_field_behavior="ignore", newlines_in_values=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(values):  # an empty value, or two objects in one
+        return None
+    columns = [table.column(n).combine_chunks() for n in names]
+    missing = np.column_stack([c.is_null().to_numpy(zero_copy_only=False) for c in columns])
+    incomplete = missing.any(axis=1)
+    bad_rows = np.flatnonzero(incomplete)
+    if not len(bad_rows):
+        return columns, []
+    malformed = []
+    for i in bad_rows:
+        absent = [n for n, m in zip(names, missing[i], strict=True) if m]
+        malformed.append(Malformed(int(i), f"json value: missing fields {absent}"[:512]))
+    keep = pa.array(~incomplete)
+    return [pc.if_else(keep, c, pa.scalar(None, c.type)) for c in columns], malformed
 
 
 class OutputMessage(NamedTuple):

@@ -36,6 +36,49 @@ def test_json_values_decode_and_bad_ones_are_reported_not_dropped():
     assert good.column("kafka_headers").to_pylist()[0] == [("h", b"v")]
 
 
+COLUMNS = {"id": "int64", "x": "float64", "name": "string", "ok": "bool"}
+CLEAN = [
+    b'{"id": 1, "x": 0.5, "name": "a", "ok": true}',
+    b'{"ok": false, "name": "\\u00fc \\"q\\"", "x": 2, "id": -3, "extra": {"nested": [1]}}',
+    b'{"id": 4, "x": 1e-300, "name": "", "ok": true}',
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "in_arrow"),
+    [
+        (CLEAN, True),
+        ([*CLEAN, b'{"id": 5, "name": "no x", "ok": true}', b'{"id": 6, "x": null, "name": "b", "ok": false}'], True),
+        ([*CLEAN, b'{"id": 7, "x": "7.5", "name": "c", "ok": true}'], False),  # a number as a string
+        ([*CLEAN, b'{"id": 8.5, "x": 1, "name": "c", "ok": true}'], False),  # a fraction for an integer
+        ([*CLEAN, b'{"id": 9, "x": 1, "name": 12, "ok": true}'], False),  # a number for a string
+        ([*CLEAN, b'{"id": 9, "x": 1, "name": "d", "ok": 1}'], False),  # a number for a bool
+        ([*CLEAN, b"[1, 2]"], False),
+        ([*CLEAN, b"{not json"], False),
+        ([*CLEAN, b'{"id": 1, "x": 1, "name": "\xff", "ok": true}'], False),  # not UTF-8
+        ([*CLEAN, b'{\n"id": 1, "x": 1, "name": "e", "ok": true}'], True),  # a value over two lines
+        ([*CLEAN, b'{"id": 1, "x": 1, "name": "e", "ok": true}\n{"id": 2}'], False),  # two objects in one value
+        ([*CLEAN, b""], False),
+        ([*CLEAN, None], False),
+    ],
+)
+def test_json_values_parsed_in_arrow_match_parsing_one_by_one(values, in_arrow):
+    """Arrow takes a batch only when it would decode it exactly as the one-by-one reference path."""
+    from transforms.kafka_codec import _json_values
+
+    decoder = MessageDecoder("json", COLUMNS)
+    messages = [msg(i, v) for i, v in enumerate(values)]
+    reference_columns, reference_malformed = decoder._values_one_by_one(messages)
+    fast = _json_values(pa.array(values, pa.binary()), decoder.schema, list(COLUMNS))
+    assert (fast is not None) == in_arrow
+    if fast is not None:
+        assert [c.to_pylist() for c in fast[0]] == [c.to_pylist() for c in reference_columns]
+        assert fast[1] == reference_malformed
+    decoded = decoder.decode(messages)  # either way, the same table
+    assert decoded.table.select(list(COLUMNS)).columns == [pa.chunked_array([c]) for c in reference_columns]
+    assert decoded.malformed == reference_malformed
+
+
 def test_csv_lines_and_raw_values():
     csv = MessageDecoder("csv", {"a": "float64", "b": "string"}, csv_delimiter=";")
     decoded = csv.decode([msg(0, b"1.5;x\n"), msg(1, b"1;2;3"), msg(2, b"abc;y")])

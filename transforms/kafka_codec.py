@@ -91,6 +91,8 @@ def _convert(value: Any, kind: str) -> Any:
             raise ValueError(f"expected an integer, got {type(value).__name__}")
         return int(value)
     if kind == "bool":
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # CSV fields are text
+            return value.strip().lower() == "true"
         if not isinstance(value, bool):
             raise ValueError(f"expected true/false, got {type(value).__name__}")
         return value

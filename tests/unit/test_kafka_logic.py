@@ -90,6 +90,13 @@ def test_csv_lines_and_raw_values():
     assert "ignored" not in decoded.table.column_names
 
 
+def test_csv_bool_fields_read_true_and_false():
+    decoder = MessageDecoder("csv", {"ok": "bool", "x": "float64"})
+    decoded = decoder.decode([msg(0, b"true,1"), msg(1, b"False,2"), msg(2, b"yes,3")])
+    assert decoded.table.column("ok").to_pylist() == [True, False, None]
+    assert [m.row for m in decoded.malformed] == [2]
+
+
 def test_empty_batch_decodes_to_an_empty_table():
     decoder = MessageDecoder("json", {"x": "float64"})
     assert decoder.decode([]).table.num_rows == 0

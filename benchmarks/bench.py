@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks.codec_bench import codec_figures, print_codec_table
 from benchmarks.endpoint_bench import SIZES as ENDPOINT_SIZES
 from benchmarks.endpoint_bench import _server_cpu_seconds
 from benchmarks.endpoint_bench import measure as endpoint_cost
@@ -227,6 +228,9 @@ def main() -> None:
             flush=True,
         )
 
+    codecs = codec_figures()  # no endpoint: Kafka and JSON Lines codecs against a dict and json per row
+    print_codec_table(codecs)
+
     with endpoint_process() as ep:  # the endpoint's own cost per request, demo model, 4 features
         endpoint_figures = [
             endpoint_cost(ep.url, ep.pid, size, 4.0, 32 if size < 100_000 else 4) for size in ENDPOINT_SIZES
@@ -292,6 +296,7 @@ def main() -> None:
         "ratios": ratios,
         "streaming": streaming,
         "endpoint": endpoint_figures,
+        "codecs": codecs,
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     from benchmarks.report import write_markdown

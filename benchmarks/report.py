@@ -110,6 +110,23 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
             f"| {e['body_bytes']:,} bytes | {e['requests_per_s']:,.0f} | {server:.2f} ms | {model:.2f} ms "
             f"| {client:.2f} ms | {server / client:.2f} | {max(server - model, 0.0) / client:.2f} |"
         )
+    codecs = payload.get("codecs") or []
+    if codecs:
+        lines += [
+            "",
+            "## Kafka and JSON Lines codecs: CPU per 1,000 rows",
+            "",
+            "Measured in the same run (`benchmarks/codec_bench.py`, in-process, best of 5). The peer is what a user",
+            "writes without Arrow: `json.loads` per message and `pa.Table.from_pylist` to read Kafka values,",
+            "`table.to_pylist()` and `json.dumps` per row to write them or JSON Lines. Kafka batches hold at most",
+            "`source.max_records` (500 by default) messages, so the small batch is the streaming case.",
+            "",
+            "| step | rows per batch | ours | a dict and json per row | peer ÷ ours |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for c in codecs:
+            ours, peer = c["ours_cpu_ms_per_1000"], c["peer_cpu_ms_per_1000"]
+            lines.append(f"| {c['step']} | {c['rows']:,} | {ours:.2f} ms | {peer:.2f} ms | {peer / ours:.1f} |")
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists():
         lines += ["", notes.read_text().strip()]

@@ -61,7 +61,9 @@ def _finite_float_matrix(table: pa.Table) -> np.ndarray | None:
     """The table as one row-major float64 matrix, when every column is float64, null-free and finite."""
     if not all(pa.types.is_float64(c.type) and not c.null_count for c in table.columns):
         return None
-    matrix = np.column_stack([c.to_numpy() for c in table.columns])
+    # The values buffers as they are: to_numpy() would first try to import pandas (~0.1 ms a column).
+    arrays = [c.combine_chunks() for c in table.columns]
+    matrix = np.column_stack([np.frombuffer(a.buffers()[1], np.float64, len(a), a.offset * 8) for a in arrays])
     return matrix if np.isfinite(matrix).all() else None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,20 @@ import pyarrow.compute as pc
 
 from transforms.arrow_lines import newline_delimited
 
-# Characters a JSON string must escape; \n \r \t get their short escapes in Arrow, the rest per value.
-_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
-_RARE_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+# Bytes a JSON string must escape; \n \r \t get their short escapes in Arrow, the rest per value.
+# Searched over a column's whole data buffer at once (Arrow's regex kernels compile per call).
+_NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"\\]')
+_RARE_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SHORT_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+
+
+def _text(value: str | None) -> pa.Scalar:
+    """A typed string scalar. pyarrow converts an untyped Python value after trying to import pandas,
+    and without pandas installed it tries again on every call (~0.1 ms): literals are passed typed."""
+    return pa.scalar(value, pa.string())
+
+
+_QUOTE, _EMPTY = _text('"'), _text("")
 
 
 def json_objects(table: pa.Table) -> pa.Array:
@@ -35,9 +46,9 @@ def json_objects(table: pa.Table) -> pa.Array:
         return pa.array(["{}"] * table.num_rows, pa.string())
     parts: list[Any] = []
     for i, name in enumerate(table.column_names):
-        parts.append(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":")
+        parts.append(_text(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":"))
         parts.append(_values(table.column(i).combine_chunks()))
-    return pc.binary_join_element_wise(*parts, "}", "")
+    return pc.binary_join_element_wise(*parts, _text("}"), _EMPTY)
 
 
 def json_lines(table: pa.Table) -> bytes:
@@ -51,7 +62,7 @@ def _values(values: pa.Array) -> pa.Array:
     if pa.types.is_dictionary(kind):
         return _values(values.dictionary_decode())
     if pa.types.is_boolean(kind):
-        text = pc.if_else(values, "true", "false")
+        text = pc.if_else(values, _text("true"), _text("false"))
     elif pa.types.is_integer(kind) or pa.types.is_decimal(kind):
         text = values.cast(pa.string())
     elif pa.types.is_floating(kind):
@@ -68,7 +79,7 @@ def _values(values: pa.Array) -> pa.Array:
         text = pa.nulls(len(values), pa.string())
     else:
         text = _per_value(values)
-    return text.fill_null("null")
+    return text.fill_null("null") if text.null_count else text
 
 
 def _timestamps(values: pa.Array) -> pa.Array:
@@ -84,22 +95,23 @@ def _timestamps(values: pa.Array) -> pa.Array:
 
 
 def _quote(text: pa.Array) -> pa.Array:
-    return pc.binary_join_element_wise('"', text, '"', "")
+    return pc.binary_join_element_wise(_QUOTE, text, _QUOTE, _EMPTY)
 
 
 def _floats(values: pa.Array) -> pa.Array:
     if pa.types.is_float16(values.type):
         values = values.cast(pa.float32())
     text = values.cast(pa.string())  # shortest text that reads back exactly
-    integral = pc.match_substring_regex(text, r"^-?[0-9]+$")
-    text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
-    return pc.if_else(pc.is_finite(values), text, pa.scalar(None, pa.string()))
+    integral = pc.invert(pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))  # nan/inf go null
+    text = pc.if_else(integral, pc.binary_join_element_wise(text, _text(".0"), _EMPTY), text)
+    return pc.if_else(pc.is_finite(values), text, _text(None))
 
 
 def _strings(text: pa.Array) -> pa.Array:
-    if not pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+    data = text.buffers()[2] or b""  # every value's bytes (and perhaps some under nulls: harmless)
+    if not _NEEDS_ESCAPE.search(data):
         return _quote(text)
-    if pc.any(pc.match_substring_regex(text, _RARE_CONTROL)).as_py():
+    if _RARE_CONTROL.search(data):
         return _per_value(text)
     for raw, escaped in _SHORT_ESCAPES:
         text = pc.replace_substring(text, raw, escaped)

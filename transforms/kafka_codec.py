@@ -7,17 +7,17 @@ value columns null) with the reason, and becomes a dead letter.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from transforms.arrow_lines import newline_delimited
+from transforms.arrow_lines import newline_delimited, values_as_bytes
 from transforms.json_rows import json_objects
 
 ValueFormat = Literal["json", "csv", "raw"]
@@ -185,17 +185,15 @@ def _json_values(
     if table.num_rows != len(values):  # an empty value, or two objects in one
         return None
     columns = [table.column(n).combine_chunks() for n in names]
-    missing = np.column_stack([c.is_null().to_numpy(zero_copy_only=False) for c in columns])
-    incomplete = missing.any(axis=1)
-    bad_rows = np.flatnonzero(incomplete)
-    if not len(bad_rows):
+    nulls = [c.is_null() for c in columns]
+    incomplete = functools.reduce(pc.or_, nulls)
+    if not pc.any(incomplete).as_py():
         return columns, []
     malformed = []
-    for i in bad_rows:
-        absent = [n for n, m in zip(names, missing[i], strict=True) if m]
-        malformed.append(Malformed(int(i), f"json value: missing fields {absent}"[:512]))
-    keep = pa.array(~incomplete)
-    return [pc.if_else(keep, c, pa.scalar(None, c.type)) for c in columns], malformed
+    for i in pc.indices_nonzero(incomplete).to_pylist():  # rare: rows with a field missing
+        absent = [n for n, null in zip(names, nulls, strict=True) if null[i].as_py()]
+        malformed.append(Malformed(i, f"json value: missing fields {absent}"[:512]))
+    return [pc.if_else(incomplete, pa.scalar(None, c.type), c) for c in columns], malformed
 
 
 class OutputMessage(NamedTuple):
@@ -210,19 +208,17 @@ _NOT_IN_VALUE = frozenset({"kafka_key", "kafka_value", "kafka_headers"})
 
 def encode_rows(table: pa.Table) -> list[OutputMessage]:
     """One output message per row: the input key, a JSON value, and id/variant headers."""
-    rows = table.num_rows
-    keys = table.column("kafka_key").to_pylist() if "kafka_key" in table.column_names else [None] * rows
-    values = json_objects(table.select([c for c in table.column_names if c not in _NOT_IN_VALUE]))
-    ids = table.column("inference_id").cast(pa.binary()).to_pylist()
-    variants = (
-        table.column("invoked_variant").cast(pa.binary()).to_pylist()
-        if "invoked_variant" in table.column_names
-        else [None] * rows
-    )
-    out = []
-    for key, value, id_, variant in zip(keys, values.cast(pa.binary()).to_pylist(), ids, variants, strict=True):
-        headers: list[tuple[str, str | bytes | None]] = [("inference_id", id_)]
-        if variant:
-            headers.append(("invoked_variant", variant))
-        out.append(OutputMessage(key, value, headers))
-    return out
+    rows, names = table.num_rows, table.column_names
+    keys = _column_bytes(table, "kafka_key") if "kafka_key" in names else [None] * rows
+    objects = json_objects(table.select([c for c in names if c not in _NOT_IN_VALUE]))
+    values = cast(list[bytes], values_as_bytes(objects))  # json_objects has no nulls
+    ids = _column_bytes(table, "inference_id")
+    variants = _column_bytes(table, "invoked_variant") if "invoked_variant" in names else [None] * rows
+    return [
+        OutputMessage(key, value, [("inference_id", i), ("invoked_variant", v)] if v else [("inference_id", i)])
+        for key, value, i, v in zip(keys, values, ids, variants, strict=True)
+    ]
+
+
+def _column_bytes(table: pa.Table, name: str) -> list[bytes | None]:
+    return values_as_bytes(table.column(name).combine_chunks())

@@ -84,3 +84,13 @@ def test_json_lines_of_a_sliced_table_is_one_line_per_row():
     text = json_lines(table)
     assert text.endswith(b"\n") and [json.loads(line)["i"] for line in text.splitlines()] == [3, 4, 5, 6]
     assert json_lines(table.slice(0, 0)) == b""
+
+
+def test_values_as_bytes_matches_to_pylist():
+    from transforms.arrow_lines import values_as_bytes
+
+    texts = pa.array(["a", "", "ünï", "x" * 100] * 3).slice(2, 7)
+    assert values_as_bytes(texts) == texts.cast(pa.binary()).to_pylist()
+    with_nulls = pa.array([b"a", None, b"c"])
+    assert values_as_bytes(with_nulls) == [b"a", None, b"c"]
+    assert values_as_bytes(pa.array([], pa.string())) == []

@@ -130,7 +130,10 @@ def _is_session_control(body: bytes, content_type: str) -> bool:
 
 
 def _session_control_answer(inv: Invocation) -> ModelOutput:
-    request_type = json.loads(inv.body).get("requestType")
+    try:
+        request_type = json.loads(inv.body).get("requestType")
+    except ValueError:
+        raise ModelFailure(400, "Could not parse the session request") from None
     if request_type == "CLOSE":
         if not inv.session_id or inv.session_id == "NEW_SESSION":
             raise ModelFailure(400, "CLOSE needs an open session id")
@@ -161,7 +164,7 @@ def parse_features(body: bytes, content_type: str) -> np.ndarray:
         return _as_matrix([r["features"] if isinstance(r, dict) else r for r in rows])
     except ModelFailure:
         raise
-    except (ValueError, KeyError, TypeError, pa.ArrowInvalid) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, pa.ArrowInvalid) as exc:  # Recursion: nested too deep
         raise ModelFailure(400, f"Could not parse {content_type} payload: {type(exc).__name__}") from None
 
 

@@ -135,7 +135,7 @@ def parse_predictions(body: bytes, content_type: str | None, expected: int, sett
             values = [json.loads(line) for line in body.splitlines() if line.strip()]
         else:
             values = [body.decode("utf-8")] if expected == 1 else body.decode("utf-8").splitlines()
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BadResponse(
             "UnparsableResponse", f"cannot parse {kind or 'unknown'} response: {type(exc).__name__}"
         ) from None

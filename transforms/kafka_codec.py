@@ -96,7 +96,9 @@ def _convert(value: Any, kind: str) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"expected true/false, got {type(value).__name__}")
         return value
-    return value if isinstance(value, str) else json.dumps(value)
+    text = value if isinstance(value, str) else json.dumps(value)
+    text.encode("utf-8")  # a lone surrogate ("\\ud800" in JSON) cannot be stored: UnicodeEncodeError, a ValueError
+    return text
 
 
 class MessageDecoder:
@@ -115,7 +117,7 @@ class MessageDecoder:
     def _fields(self, value: bytes | None) -> list[Any]:
         if value is None:
             raise ValueError("the message has no value")
-        text = value.decode("utf-8")
+        text = value.decode("utf-8-sig")  # a leading byte-order mark is not part of the value
         names = list(self.value_columns)
         if self.value_format == "json":
             obj = json.loads(text)
@@ -147,7 +149,7 @@ class MessageDecoder:
         for i, msg in enumerate(messages):
             try:
                 values = self._fields(msg.value) if self.value_columns else []
-            except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            except (ValueError, RecursionError) as exc:  # bad JSON or text; JSON nested deeper than the stack
                 malformed.append(Malformed(i, f"{self.value_format} value: {exc}"[:512]))
                 values = [None] * len(self.value_columns)
             for column, v in zip(columns, values, strict=True):

@@ -115,6 +115,7 @@ def test_prediction_field_and_string_type():
         (b"0.1\n\n", "text/csv", "NonNumericPrediction"),
         (b"0.1\n\xff\n", "text/csv", "UnparsableResponse"),
         (b'{"x": 1}\n{"x": 2}\n', "application/jsonlines", "NonNumericPrediction"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", "UnparsableResponse"),  # deeper than the stack
     ],
 )
 def test_bad_responses_are_errors_never_truncated(body, ctype, code):

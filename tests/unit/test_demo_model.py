@@ -50,3 +50,20 @@ def test_json_and_jsonlines_answers_parse(n: int) -> None:
     assert np.allclose(doc["predictions"], scores) and len(doc["explanations"]["contributions"]) == n
     lines = [json.loads(line)["score"] for line in render_scores(scores, JSONLINES).splitlines()]
     assert np.allclose(lines, scores)
+
+
+@pytest.mark.parametrize("content_type", [JSON, JSONLINES])
+@pytest.mark.parametrize("body", [b"{not json", b'{"instances": 5}', b"[" * 100_000 + b"]" * 100_000])
+def test_bad_json_is_a_client_error(content_type: str, body: bytes) -> None:
+    with pytest.raises(ModelFailure) as failure:
+        parse_features(body, content_type)
+    assert failure.value.status == 400
+
+
+def test_a_truncated_session_request_is_a_client_error() -> None:
+    from local_endpoint.models import DemoModel, Invocation
+
+    inv = Invocation(b'{"requestType": "CLOSE"', JSON, None, None, None, None, "sess-1", "i-1")
+    with pytest.raises(ModelFailure) as failure:
+        DemoModel().predict(inv)
+    assert failure.value.status == 400

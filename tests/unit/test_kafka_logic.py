@@ -60,6 +60,10 @@ CLEAN = [
         ([*CLEAN, b'{"id": 1, "x": 1, "name": "e", "ok": true}\n{"id": 2}'], False),  # two objects in one value
         ([*CLEAN, b""], False),
         ([*CLEAN, None], False),
+        ([b"\xef\xbb\xbf" + CLEAN[0], *CLEAN], True),  # a byte-order mark first
+        ([*CLEAN, b"\xef\xbb\xbf" + CLEAN[0]], False),  # ...and later in the batch
+        ([*CLEAN, b'{"id": 9, "x": 1, "name": "\\ud800", "ok": true}'], False),  # a lone surrogate
+        ([*CLEAN, b"[" * 100_000 + b"]" * 100_000], False),  # deeper than Python's stack
     ],
 )
 def test_json_values_parsed_in_arrow_match_parsing_one_by_one(values, in_arrow):

@@ -9,13 +9,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def newline_delimited(values: pa.Array) -> tuple[bytes, np.ndarray]:
-    """Each value followed by ``\\n``, back to back, and the n + 1 offsets where lines start (from 0).
+def newline_delimited(values: pa.Array, separator: bytes = b"\n") -> tuple[bytes, np.ndarray]:
+    """Each value followed by ``separator``, back to back, and the n + 1 offsets where values start (from 0).
 
     ``values`` is a string or binary array (large or not) without nulls. The joined array's
     data buffer already holds the lines in order, so only the final bytes are copied.
     """
-    lines = pc.binary_join_element_wise(values, pa.scalar(b"", values.type), pa.scalar(b"\n", values.type))
+    lines = pc.binary_join_element_wise(values, pa.scalar(b"", values.type), pa.scalar(separator, values.type))
     width = np.int64 if pa.types.is_large_binary(lines.type) or pa.types.is_large_string(lines.type) else np.int32
     offsets = np.frombuffer(lines.buffers()[1], dtype=width)[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 
 from transforms.arrow_lines import newline_delimited
 from transforms.errors import BadResponse
+from transforms.json_rows import json_values
 from transforms.settings import InvokeSettings
 
 _NEWLINE = ord("\n")
@@ -34,6 +35,7 @@ class EncodedRecords:
     prefix: bytes = b""
     suffix: bytes = b""
     trim: int = 0  # bytes dropped from the end of a joined slice (a trailing separator)
+    refused: dict[int, str] = field(default_factory=dict)  # rows the serializer cannot carry -> why
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -67,19 +69,63 @@ def _finite_float_matrix(table: pa.Table) -> np.ndarray | None:
     return matrix if np.isfinite(matrix).all() else None
 
 
-def _csv_lines(table: pa.Table) -> bytes:
-    """One CSV line per row, no header; numbers in their shortest round-trip form.
+def _csv_lines(table: pa.Table, matrix: np.ndarray | None) -> tuple[bytes, dict[int, str]]:
+    """One CSV line per row, no header; numbers in their shortest round-trip form; and the refused rows.
 
     Float64 features (the common case) go through orjson's float formatting, 2-4x faster than
-    Arrow's CSV writer here; other types, nulls and NaN/inf (which JSON cannot carry) through
-    Arrow's writer.
+    Arrow's CSV writer here; other types, nulls and NaN/inf through Arrow's writer. Text that
+    CSV cannot carry unquoted (a comma, quote or line break; bytes that are not UTF-8) refuses
+    its row alone: the row is written empty and never sent.
     """
-    matrix = _finite_float_matrix(table)
     if matrix is not None:
-        return orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].replace(b"],[", b"\n") + b"\n"
+        return orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].replace(b"],[", b"\n") + b"\n", {}
+    refused: dict[int, str] = {}
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        values = _as_text(column.combine_chunks(), name, refused)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            unsafe = pc.fill_null(pc.match_substring_regex(values, r'[,"\r\n]'), False)
+            for row in pc.indices_nonzero(unsafe).to_pylist():
+                refused.setdefault(row, f"feature {name!r} holds a comma, quote or line break: CSV cannot carry it")
+            values = pc.if_else(unsafe, pa.scalar("", values.type), values)
+        columns.append(values)
     out = io.BytesIO()
-    pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    return out.getvalue()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    pacsv.write_csv(pa.Table.from_arrays(columns, names=table.column_names), out, write_options=options)
+    return out.getvalue(), refused
+
+
+def _as_text(values: pa.Array, name: str, refused: dict[int, str]) -> pa.Array:
+    """Binary features as UTF-8 text (a value that is not UTF-8 refuses its row); other columns as they are."""
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+        return values
+    try:
+        return values.cast(pa.string())
+    except pa.ArrowInvalid:  # rare: find the rows that are not UTF-8
+        texts: list[str | None] = []
+        for row, value in enumerate(values.to_pylist()):
+            try:
+                texts.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                refused.setdefault(row, f"feature {name!r} is not UTF-8 text")
+                texts.append("")
+        return pa.array(texts, pa.string())
+
+
+def _json_rows(table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
+    """Each row's features as a JSON array (text quoted and escaped, a null as ``null``), and the
+    refused rows: NaN and infinities, which JSON cannot carry (``null`` would change the record)."""
+    refused: dict[int, str] = {}
+    parts: list[Any] = []
+    for i, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True)):
+        values = _as_text(column.combine_chunks(), name, refused)
+        if pa.types.is_floating(values.type):
+            for row in pc.indices_nonzero(pc.invert(pc.fill_null(pc.is_finite(values), True))).to_pylist():
+                refused.setdefault(row, f"feature {name!r} is NaN or infinite: JSON cannot carry it")
+        parts += [pa.scalar("[" if i == 0 else ",", pa.string()), json_values(values)]
+    return pc.binary_join_element_wise(*parts, pa.scalar("]", pa.string()), pa.scalar("", pa.string())), refused
 
 
 def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
@@ -87,17 +133,24 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
     n = table.num_rows
     if settings.serializer == "raw":
         return _encode_raw(table.column(settings.raw_column))
-    csv = _csv_lines(table.select(settings.feature_columns)) if n else b""
-    offsets = _line_offsets(csv, n)
-    if settings.serializer == "csv":
-        return EncodedRecords(csv, offsets)
-    # The JSON forms wrap each numeric CSV line in brackets: two more bytes per record, and one
-    # replace over the whole buffer ("a\nb\n" -> "[a],[b],[") instead of a bytes object per row.
-    wrapped = offsets + 2 * np.arange(n + 1, dtype=np.int64)
+    features = table.select(settings.feature_columns)
+    matrix = _finite_float_matrix(features)
+    if settings.serializer == "csv" or matrix is not None:
+        csv, refused = _csv_lines(features, matrix) if n else (b"", {})
+        offsets = _line_offsets(csv, n)
+        if settings.serializer == "csv":
+            return EncodedRecords(csv, offsets, refused=refused)
+        # Finite float64 features: the JSON forms wrap each CSV line in brackets, two more bytes per
+        # record, by one replace over the whole buffer ("a\nb\n" -> "[a],[b],[") instead of a row each.
+        wrapped = offsets + 2 * np.arange(n + 1, dtype=np.int64)
+        separator = b"],[" if settings.serializer == "json" else b"]\n["
+        rows = b"[" + csv.replace(b"\n", separator)[:-1] if n else b""
+    else:
+        arrays, refused = _json_rows(features)
+        rows, wrapped = newline_delimited(arrays, b"," if settings.serializer == "json" else b"\n")
     if settings.serializer == "json":
-        rows = b"[" + csv.replace(b"\n", b"],[")[:-1] if n else b""
-        return EncodedRecords(rows, wrapped, b'{"instances": [', b"]}", trim=1)
-    return EncodedRecords(b"[" + csv.replace(b"\n", b"]\n[")[:-1] if n else b"", wrapped)
+        return EncodedRecords(rows, wrapped, b'{"instances": [', b"]}", trim=1, refused=refused)
+    return EncodedRecords(rows, wrapped, refused=refused)
 
 
 def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:

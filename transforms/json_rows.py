@@ -47,7 +47,7 @@ def json_objects(table: pa.Table) -> pa.Array:
     parts: list[Any] = []
     for i, name in enumerate(table.column_names):
         parts.append(_text(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":"))
-        parts.append(_values(table.column(i).combine_chunks()))
+        parts.append(json_values(table.column(i).combine_chunks()))
     return pc.binary_join_element_wise(*parts, _text("}"), _EMPTY)
 
 
@@ -56,11 +56,11 @@ def json_lines(table: pa.Table) -> bytes:
     return newline_delimited(json_objects(table))[0]
 
 
-def _values(values: pa.Array) -> pa.Array:
+def json_values(values: pa.Array) -> pa.Array:
     """Each value of one column as JSON text; a null is ``null``."""
     kind = values.type
     if pa.types.is_dictionary(kind):
-        return _values(values.dictionary_decode())
+        return json_values(values.dictionary_decode())
     if pa.types.is_boolean(kind):
         text = pc.if_else(values, _text("true"), _text("false"))
     elif pa.types.is_integer(kind) or pa.types.is_decimal(kind):

@@ -180,6 +180,22 @@ def runs_of_equal_rows(table: pa.Table, columns: list[str]) -> list[tuple[int, i
     return list(itertools.pairwise(bounds))
 
 
+def _apart(ranges: list[tuple[int, int]], refused: dict[int, str]) -> list[tuple[int, int]]:
+    """The request ranges with each refused record taken out into a range of its own, never sent."""
+    if not refused:
+        return ranges
+    out: list[tuple[int, int]] = []
+    for start, stop in ranges:
+        for row in sorted(r for r in refused if start <= r < stop):
+            if start < row:
+                out.append((start, row))
+            out.append((row, row + 1))
+            start = row + 1
+        if start < stop:
+            out.append((start, stop))
+    return out
+
+
 class BatchScorer:
     """Plans, invokes and assembles the outputs of one Arrow batch."""
 
@@ -209,7 +225,7 @@ class BatchScorer:
             encoded = encode(table, self.settings)
         except (ValueError, pa.ArrowException) as exc:
             return BatchPlan(table, passthrough, ids, None, [(0, table.num_rows)], f"cannot encode records: {exc}")
-        return BatchPlan(table, passthrough, ids, encoded, self._ranges(table, encoded))
+        return BatchPlan(table, passthrough, ids, encoded, _apart(self._ranges(table, encoded), encoded.refused))
 
     def _ranges(self, table: pa.Table, encoded: EncodedRecords) -> list[tuple[int, int]]:
         """Contiguous request ranges within max_records, max_payload_bytes and per-record field groups."""
@@ -250,9 +266,9 @@ class BatchScorer:
         """Invoke one request; on a splittable failure bisect until the bad records are alone."""
         part = ScoredPart()
         part.stats.records_in += stop - start
-        if plan.encoded is None:
-            info = ErrorInfo("EncodeError", "EncodeError", plan.encode_error or "", retryable=False)
-            self._dead(part, plan, start, stop, info, 0)
+        refusal = plan.encode_error if plan.encoded is None else plan.encoded.refused.get(start)
+        if refusal is not None:  # the whole batch, or one record alone in its range (see _apart)
+            self._dead(part, plan, start, stop, ErrorInfo("EncodeError", "EncodeError", refusal, retryable=False), 0)
             return part
         self._score(part, plan, start, stop)
         return part
@@ -287,7 +303,7 @@ class BatchScorer:
     def _dead(self, part: ScoredPart, plan: BatchPlan, start: int, stop: int, info: ErrorInfo, attempts: int) -> None:
         n = stop - start
         encoded = plan.encoded
-        payloads = [encoded.record(i) for i in range(start, stop)] if encoded else [b""] * n
+        payloads = [b"" if not encoded or i in encoded.refused else encoded.record(i) for i in range(start, stop)]
         part.dead_letters.append(
             dead_letter_rows(
                 plan.passthrough.slice(start, n),

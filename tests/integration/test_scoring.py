@@ -84,6 +84,31 @@ def test_one_poison_record_in_100_is_isolated(endpoint_factory, creds):
     assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 100
 
 
+@pytest.mark.parametrize("serializer", ["json", "jsonlines"])
+def test_a_record_json_cannot_carry_is_refused_alone(endpoint_factory, creds, serializer):
+    ep = endpoint_factory(endpoint_config())
+    answer = {"prediction_field": "score"} if serializer == "jsonlines" else {}  # the demo model's JSON Lines
+    preds, dead, stats = score(scorer(ep.url, max_records=100, serializer=serializer, **answer), poisoned(100, 37))
+    assert preds.num_rows == 99 and dead.num_rows == 1
+    row = dead.to_pylist()[0]
+    assert (row["id"], row["error_class"], row["attempts"], row["payload"]) == (37, "EncodeError", 0, b"")
+    assert "NaN" in row["message"]
+    assert stats.requests == 2  # the records around it, never the refused one
+    assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 100
+
+
+def test_csv_text_feature_with_a_comma_is_refused_alone(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config())
+    table = make_table(20)
+    text = [str(v) for v in table.column("f0").to_pylist()]
+    text[5] = "1,5"
+    table = table.set_column(table.schema.get_field_index("f0"), "f0", pa.array(text))
+    preds, dead, stats = score(scorer(ep.url, max_records=20), table)
+    assert preds.num_rows == 19 and dead.to_pylist()[0]["id"] == 5
+    assert dead.to_pylist()[0]["error_class"] == "EncodeError"
+    assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 20
+
+
 def test_throttling_and_5xx_are_retried_to_success(endpoint_factory, creds):
     ep = endpoint_factory(endpoint_config(faults={"seed": 3, "errors": {"throttling": 0.3, "internal_failure": 0.2}}))
     preds, dead, stats = score(scorer(ep.url), make_table(200))

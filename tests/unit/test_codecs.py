@@ -122,3 +122,33 @@ def test_bad_responses_are_errors_never_truncated(body, ctype, code):
     with pytest.raises(BadResponse) as info:
         parse_predictions(body, ctype, 2, settings())
     assert info.value.code == code
+
+
+def test_csv_refuses_only_the_rows_it_cannot_carry():
+    table = pa.table(
+        {
+            "a": [1.0, 2.0, None, 4.0, 5.0],
+            "b": pa.array([b"x", b"y,z", b"ok", b"\xff", b"line\nbreak"]),
+        }
+    )
+    encoded = encode(table, InvokeSettings(feature_columns=["a", "b"]))
+    assert sorted(encoded.refused) == [1, 3, 4]
+    assert "comma" in encoded.refused[1] and "UTF-8" in encoded.refused[3]
+    assert [encoded.record(i) for i in (0, 2)] == [b"1,x\n", b",ok\n"]  # a null is an empty field
+
+
+def test_json_forms_quote_text_write_null_and_refuse_nan():
+    table = pa.table({"a": [1, None, 3], "b": ['q"uote', "x", "y"], "c": [0.5, 1.0, float("nan")]})
+    for serializer in ("json", "jsonlines"):
+        encoded = encode(table, InvokeSettings(feature_columns=["a", "b", "c"], serializer=serializer))
+        assert list(encoded.refused) == [2] and "NaN" in encoded.refused[2]
+        body = encoded.body(0, 2)
+        rows = json.loads(body)["instances"] if serializer == "json" else [json.loads(x) for x in body.splitlines()]
+        assert rows == [[1, 'q"uote', 0.5], [None, "x", 1.0]]
+
+
+def test_refused_records_get_request_ranges_of_their_own():
+    from transforms.scoring import _apart
+
+    assert _apart([(0, 5), (5, 10)], {}) == [(0, 5), (5, 10)]
+    assert _apart([(0, 5), (5, 10)], {0: "x", 3: "x", 9: "x"}) == [(0, 1), (1, 3), (3, 4), (4, 5), (5, 9), (9, 10)]

@@ -57,6 +57,11 @@ def _schemas(config: JobConfig, schema: pa.Schema, key_columns: list[str]) -> tu
     unknown = [c for c in needed if c not in schema.names]
     if unknown:
         raise ConfigError([f"invoke: columns {unknown} are not in the input (it has {schema.names})"])
+    nested = [
+        f"{c} ({schema.field(c).type})" for c in invoke.feature_columns if pa.types.is_nested(schema.field(c).type)
+    ]
+    if nested and invoke.serializer == "csv":
+        raise ConfigError([f"invoke.feature_columns: CSV cannot carry {nested}; use serializer json or jsonlines"])
     passthrough = pa.schema([schema.field(c) for c in invoke.passthrough_columns])
     return needed, prediction_schema(passthrough, invoke.prediction_type), dead_letter_schema(passthrough)
 

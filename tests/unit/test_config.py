@@ -106,3 +106,16 @@ def test_flink_batch_is_left_as_given():
 
     options = pipeline_options(["--runner=FlinkRunner"]).view_as(FlinkCheckpointOptions)
     assert (options.checkpointing_interval, options.finish_bundle_before_checkpointing) == (None, None)
+
+
+def test_nested_feature_columns_need_a_json_serializer(tmp_path):
+    import pyarrow as pa
+
+    from pipelines.build import _schemas
+
+    schema = pa.schema([("id", pa.int64()), ("a", pa.float64()), ("b", pa.list_(pa.float64()))])
+    with pytest.raises(ConfigError) as info:
+        _schemas(load_job_config(write(tmp_path, BASE)), schema, ["id"])
+    assert "invoke.feature_columns" in info.value.problems[0] and "b (list<item: double>)" in info.value.problems[0]
+    as_json = BASE.replace("passthrough_columns: [id]", "passthrough_columns: [id], serializer: json")
+    assert _schemas(load_job_config(write(tmp_path, as_json)), schema, ["id"])[0]

@@ -116,16 +116,27 @@ def _as_text(values: pa.Array, name: str, refused: dict[int, str]) -> pa.Array:
 
 def _json_rows(table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
     """Each row's features as a JSON array (text quoted and escaped, a null as ``null``), and the
-    refused rows: NaN and infinities, which JSON cannot carry (``null`` would change the record)."""
+    refused rows: NaN and infinities, in a float column or a list of floats, which JSON cannot
+    carry (``null`` would change the record)."""
     refused: dict[int, str] = {}
     parts: list[Any] = []
     for i, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True)):
         values = _as_text(column.combine_chunks(), name, refused)
-        if pa.types.is_floating(values.type):
-            for row in pc.indices_nonzero(pc.invert(pc.fill_null(pc.is_finite(values), True))).to_pylist():
-                refused.setdefault(row, f"feature {name!r} is NaN or infinite: JSON cannot carry it")
+        for row in _non_finite_rows(values):
+            refused.setdefault(row, f"feature {name!r} holds NaN or infinity: JSON cannot carry it")
         parts += [pa.scalar("[" if i == 0 else ",", pa.string()), json_values(values)]
     return pc.binary_join_element_wise(*parts, pa.scalar("]", pa.string()), pa.scalar("", pa.string())), refused
+
+
+def _non_finite_rows(values: pa.Array) -> list[int]:
+    """Rows holding NaN or an infinity: a float column, or a list of floats (an embedding)."""
+    rows = pa.array(range(len(values)), pa.int64())
+    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        rows, values = pc.list_parent_indices(values), pc.list_flatten(values)
+    if not pa.types.is_floating(values.type):
+        return []
+    bad = pc.invert(pc.fill_null(pc.is_finite(values), True))
+    return pc.unique(pc.filter(rows, bad)).to_pylist()
 
 
 def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:

@@ -138,13 +138,20 @@ def test_csv_refuses_only_the_rows_it_cannot_carry():
 
 
 def test_json_forms_quote_text_write_null_and_refuse_nan():
-    table = pa.table({"a": [1, None, 3], "b": ['q"uote', "x", "y"], "c": [0.5, 1.0, float("nan")]})
+    table = pa.table(
+        {
+            "a": [1, None, 3, 4],
+            "b": ['q"uote', "x", "y", "z"],
+            "c": [0.5, 1.0, float("nan"), 2.0],
+            "e": [[0.5], [0.25, 2.0], None, [float("inf")]],  # an embedding
+        }
+    )
     for serializer in ("json", "jsonlines"):
-        encoded = encode(table, InvokeSettings(feature_columns=["a", "b", "c"], serializer=serializer))
-        assert list(encoded.refused) == [2] and "NaN" in encoded.refused[2]
+        encoded = encode(table, InvokeSettings(feature_columns=["a", "b", "c", "e"], serializer=serializer))
+        assert sorted(encoded.refused) == [2, 3] and "'c'" in encoded.refused[2] and "'e'" in encoded.refused[3]
         body = encoded.body(0, 2)
         rows = json.loads(body)["instances"] if serializer == "json" else [json.loads(x) for x in body.splitlines()]
-        assert rows == [[1, 'q"uote', 0.5], [None, "x", 1.0]]
+        assert rows == [[1, 'q"uote', 0.5, [0.5]], [None, "x", 1.0, [0.25, 2.0]]]
 
 
 def test_refused_records_get_request_ranges_of_their_own():

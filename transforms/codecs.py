@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from transforms.arrow_lines import newline_delimited
 from transforms.errors import BadResponse
-from transforms.json_rows import json_values
+from transforms.json_rows import json_arrays
 from transforms.settings import InvokeSettings
 
 _NEWLINE = ord("\n")
@@ -119,13 +119,13 @@ def _json_rows(table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
     refused rows: NaN and infinities, in a float column or a list of floats, which JSON cannot
     carry (``null`` would change the record)."""
     refused: dict[int, str] = {}
-    parts: list[Any] = []
-    for i, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True)):
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
         values = _as_text(column.combine_chunks(), name, refused)
         for row in _non_finite_rows(values):
             refused.setdefault(row, f"feature {name!r} holds NaN or infinity: JSON cannot carry it")
-        parts += [pa.scalar("[" if i == 0 else ",", pa.string()), json_values(values)]
-    return pc.binary_join_element_wise(*parts, pa.scalar("]", pa.string()), pa.scalar("", pa.string())), refused
+        columns.append(values)
+    return json_arrays(columns), refused
 
 
 def _non_finite_rows(values: pa.Array) -> list[int]:

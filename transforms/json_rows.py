@@ -1,8 +1,9 @@
 """Arrow tables as JSON objects, one per row, rendered column by column in Arrow.
 
-The JSON Lines sink and the Kafka producer both write one JSON object per row. A Python dict
-and ``json.dumps`` per row cost 4-5 ms per 1,000 rows, about what the endpoint calls for those
-rows cost; here each column becomes JSON text in a few vectorised passes and the rows are joined.
+The JSON Lines sink and the Kafka producer write one JSON object per row, and the JSON request
+serializers one array of features per record. A Python dict and ``json.dumps`` per row cost
+~25 ms per 1,000 predictions here, far more than the endpoint calls for those rows; here each
+column becomes JSON text in a few vectorised passes and the rows are joined.
 
 One convention for both outputs: NaN and infinities are ``null``; floats keep a ``.0`` when
 integral (so readers see a float); binary values are their UTF-8 text, or ``{"base64": ...}``
@@ -44,11 +45,20 @@ def json_objects(table: pa.Table) -> pa.Array:
     """One JSON object per row (a string array without nulls), keys in column order."""
     if table.num_columns == 0:
         return pa.array(["{}"] * table.num_rows, pa.string())
+    keys = [json.dumps(name, ensure_ascii=False) + ":" for name in table.column_names]
+    return _joined([c.combine_chunks() for c in table.columns], "{", keys, "}")
+
+
+def json_arrays(columns: list[pa.Array]) -> pa.Array:
+    """One JSON array per row, of the columns' values in order (at least one column)."""
+    return _joined(columns, "[", [""] * len(columns), "]")
+
+
+def _joined(columns: list[pa.Array], opening: str, labels: list[str], closing: str) -> pa.Array:
     parts: list[Any] = []
-    for i, name in enumerate(table.column_names):
-        parts.append(_text(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":"))
-        parts.append(json_values(table.column(i).combine_chunks()))
-    return pc.binary_join_element_wise(*parts, _text("}"), _EMPTY)
+    for i, (label, values) in enumerate(zip(labels, columns, strict=True)):
+        parts += [_text(("," if i else opening) + label), json_values(values)]
+    return pc.binary_join_element_wise(*parts, _text(closing), _EMPTY)
 
 
 def json_lines(table: pa.Table) -> bytes:

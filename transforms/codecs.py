@@ -24,6 +24,7 @@ from transforms.json_rows import json_arrays
 from transforms.settings import InvokeSettings
 
 _NEWLINE = ord("\n")
+_NO_POSITIONS = pa.array([], pa.int64())
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def _as_text(values: pa.Array, name: str, refused: dict[int, str]) -> pa.Array:
 
 def _json_rows(table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
     """Each row's features as a JSON array (text quoted and escaped, a null as ``null``), and the
-    refused rows: NaN and infinities, in a float column or a list of floats, which JSON cannot
-    carry (``null`` would change the record)."""
+    refused rows: NaN and infinities, in a float column or nested in a list, map or struct, which JSON
+    cannot carry (``null`` would change the record)."""
     refused: dict[int, str] = {}
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
@@ -129,14 +130,26 @@ def _json_rows(table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
 
 
 def _non_finite_rows(values: pa.Array) -> list[int]:
-    """Rows holding NaN or an infinity: a float column, or a list of floats (an embedding)."""
-    rows = pa.array(range(len(values)), pa.int64())
-    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        rows, values = pc.list_parent_indices(values), pc.list_flatten(values)
-    if not pa.types.is_floating(values.type):
-        return []
-    bad = pc.invert(pc.fill_null(pc.is_finite(values), True))
-    return pc.unique(pc.filter(rows, bad)).to_pylist()
+    """Rows holding NaN or an infinity anywhere in them: a float, or one nested in lists, maps, structs."""
+    return pc.unique(_non_finite_positions(values)).to_pylist()
+
+
+def _non_finite_positions(values: pa.Array) -> pa.Array:
+    """Positions (int64) of ``values`` with a NaN or an infinity at any depth; a null value holds none."""
+    kind = values.type
+    if pa.types.is_floating(kind):
+        return pc.indices_nonzero(pc.invert(pc.fill_null(pc.is_finite(values), True))).cast(pa.int64())
+    if pa.types.is_struct(kind):
+        inner = [_non_finite_positions(field) for field in values.flatten()]  # flatten() applies the struct's nulls
+        return pa.concat_arrays(inner) if inner else _NO_POSITIONS
+    if pa.types.is_map(kind):  # Arrow's list kernels abort the process on a map: read it as a list of entries
+        lists = pa.ListArray.from_arrays(values.offsets, values.values)
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        lists = values
+    else:
+        return _NO_POSITIONS
+    found = pc.take(pc.list_parent_indices(lists), _non_finite_positions(pc.list_flatten(lists))).cast(pa.int64())
+    return pc.filter(found, pc.take(values.is_valid(), found))  # entries under a null map are not sent
 
 
 def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:

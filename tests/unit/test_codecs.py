@@ -154,6 +154,23 @@ def test_json_forms_quote_text_write_null_and_refuse_nan():
         assert rows == [[1, 'q"uote', 0.5, [0.5]], [None, "x", 1.0, [0.25, 2.0]]]
 
 
+@pytest.mark.parametrize(
+    ("column", "first"),
+    [
+        (pa.array([[[1.0], [2.0]], [[float("nan")]], None], pa.list_(pa.list_(pa.float64()))), [[1.0], [2.0]]),
+        (pa.array([{"x": 1.0}, {"x": float("-inf")}, None], pa.struct([("x", pa.float32())])), {"x": 1.0}),
+        (pa.array([[("k", 1.0)], [("k", float("nan"))], None], pa.map_(pa.string(), pa.float64())), {"k": 1.0}),
+        (pa.array([[1.0, 2.0], [float("nan"), 0.0], None], pa.list_(pa.float64(), 2)), [1.0, 2.0]),
+    ],
+    ids=["list-of-lists", "struct", "map", "fixed-size-list"],
+)
+def test_json_forms_refuse_nan_at_any_depth_of_a_nested_feature(column, first):
+    table = pa.table({"n": column})
+    encoded = encode(table, InvokeSettings(feature_columns=["n"], serializer="jsonlines"))
+    assert sorted(encoded.refused) == [1] and "'n'" in encoded.refused[1]
+    assert [json.loads(encoded.body(row, row + 1)) for row in (0, 2)] == [[first], [None]]
+
+
 def test_refused_records_get_request_ranges_of_their_own():
     from transforms.scoring import _apart
 

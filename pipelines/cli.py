@@ -76,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # Google's client libraries (Beam's gcp extra) warn about Python versions on import; not our users' concern.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
-    logging.basicConfig(
-        level=os.environ.get("SMSCORE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = os.environ.get("SMSCORE_LOG_LEVEL", "WARNING")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if level.upper() != "DEBUG":  # Beam logs a failed step's traceback, then raises it: _guard says it in one line
+        logging.getLogger("apache_beam.runners.common").addFilter(lambda record: record.exc_info is None)
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     if args.command != "run" and beam_args:

@@ -15,6 +15,17 @@ from transforms.settings import RetrySettings
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 SERVICE_FAULT_CODES = frozenset({"InternalFailure", "ServiceUnavailable", "InternalDependencyException"})
+AUTH_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+        "AccessDeniedException",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+    }
+)
 NETWORK_ERRORS = (
     botocore.exceptions.ConnectionError,  # connection refused, connect timeout
     botocore.exceptions.HTTPClientError,  # connection reset/closed mid-request, read timeout
@@ -41,6 +52,7 @@ class ErrorInfo:
     model_status: int | None = None
     model_message: str | None = None
     log_stream_arn: str | None = None
+    outage: bool = False  # the endpoint, the way to it or the credentials failed: nothing about the records
 
 
 def classify(exc: BaseException, policy: RetrySettings) -> ErrorInfo:
@@ -50,7 +62,7 @@ def classify(exc: BaseException, policy: RetrySettings) -> ErrorInfo:
     if isinstance(exc, BadResponse):
         return ErrorInfo("BadResponse", exc.code, str(exc), retryable=policy.bad_response == "retry")
     if isinstance(exc, NETWORK_ERRORS):
-        return ErrorInfo("NetworkError", type(exc).__name__, str(exc), retryable=True)
+        return ErrorInfo("NetworkError", type(exc).__name__, str(exc), retryable=True, outage=True)
     return ErrorInfo(type(exc).__name__, type(exc).__name__, str(exc), retryable=False)
 
 
@@ -62,11 +74,11 @@ def _classify_client_error(exc: botocore.exceptions.ClientError, policy: RetrySe
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     common = {"http_status": status, "code": code, "message": message}
     if code in THROTTLING_CODES:
-        return ErrorInfo("ThrottlingException", retryable=True, throttle=True, **common)
-    if code == "ModelNotReadyException":
-        return ErrorInfo(code, retryable=True, **common)
-    if code in SERVICE_FAULT_CODES:
-        return ErrorInfo(code, retryable=True, **common)
+        return ErrorInfo("ThrottlingException", retryable=True, throttle=True, outage=True, **common)
+    if code == "ModelNotReadyException" or code in SERVICE_FAULT_CODES:
+        return ErrorInfo(code, retryable=True, outage=True, **common)
+    if code in AUTH_CODES or status == 403:
+        return ErrorInfo("AuthError", retryable=False, outage=True, **common)
     if code == "ModelError":
         original = response.get("OriginalStatusCode")
         client_side = original is not None and 400 <= int(original) < 500
@@ -83,5 +95,5 @@ def _classify_client_error(exc: botocore.exceptions.ClientError, policy: RetrySe
         too_large = "payload" in message.lower() or "too large" in message.lower() or status == 413
         return ErrorInfo("ValidationError", retryable=False, split=too_large, **common)
     if status is not None and status >= 500:
-        return ErrorInfo("ServiceError", retryable=True, **common)
+        return ErrorInfo("ServiceError", retryable=True, outage=True, **common)
     return ErrorInfo("ClientError", retryable=False, **common)

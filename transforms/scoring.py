@@ -24,6 +24,7 @@ from transforms.concurrency import AdaptiveLimiter
 from transforms.credentials import web_identity_session
 from transforms.errors import ErrorInfo
 from transforms.ids import batch_id, record_ids
+from transforms.outage import OutageBreaker
 from transforms.outputs import ResponseMeta, Segment, dead_letter_rows, prediction_rows
 from transforms.retry import InvokeFailed, RetryPolicy
 from transforms.settings import EndpointSettings, InvokeSettings
@@ -83,6 +84,7 @@ class EndpointInvoker:
         self.settings = settings
         self.limiter = limiter
         self.policy = RetryPolicy(settings.retry, sleep=sleep)
+        self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
         fields = settings.fields
         self._base: dict[str, str] = {
             "EndpointName": endpoint.name,
@@ -116,11 +118,14 @@ class EndpointInvoker:
                 stats.throttles += 1
                 self.limiter.on_throttle()
 
+        self.breaker.check()
         try:
             result = self.policy.call(attempt, on_error=on_error)
         except InvokeFailed as failed:
             stats.retries += failed.attempts - 1
+            self.breaker.failed(failed.info)
             raise
+        self.breaker.answered()
         stats.retries += result.attempts - 1
         predictions, response, latency_ms = result.value
         meta = ResponseMeta(

@@ -34,6 +34,10 @@ class RetrySettings(Strict):
     max_backoff_seconds: float = Field(20.0, gt=0)
     retry_model_error_5xx: bool = True
     bad_response: Literal["dead_letter", "retry"] = "dead_letter"
+    # The run stops (see transforms/outage.py) after this many requests in a row failed on the endpoint's
+    # side after their retries, if none was answered in the last outage_seconds (or ever): 0 = never.
+    abort_after_endpoint_failures: int = Field(16, ge=0)
+    outage_seconds: float = Field(300.0, ge=0)
 
 
 class WebIdentity(Strict):

@@ -148,6 +148,28 @@ def test_dead_letter_threshold_sets_exit_status(tmp_path):
     assert set(dead.column("error_class").to_pylist()) == {"ModelError"}
 
 
+def test_refused_credentials_stop_the_run_in_one_line_and_publish_nothing(endpoint_factory, tmp_path):
+    ep = endpoint_factory(None)
+    data = tmp_path / "data"
+    write_sample(str(data), rows=20_000, files=1)
+    result = run_cli(
+        "run",
+        "--config",
+        "configs/local.yaml",
+        "--no-progress",
+        "--set",
+        "local_endpoint.enabled=false",
+        "--set",
+        f"endpoint.endpoint_url={ep.url}",
+        *local_overrides(tmp_path, data),
+        env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "wrong", "SMSCORE_LOG_LEVEL": "WARNING"},
+    )
+    assert result.returncode == 3, result.stderr
+    assert "EndpointOutage" in result.stderr and "AuthError/InvalidSignatureException" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 2
+    assert not (tmp_path / "out").exists(), "a stopped run publishes nothing"
+
+
 def test_bad_config_names_the_key_without_traceback(tmp_path):
     result = run_cli("run", "--config", "configs/local.yaml", "--set", "invoke.concurrency=0")
     assert result.returncode == 2

@@ -1,11 +1,14 @@
 """BatchScorer against the local endpoint over HTTP: retries, bisection, dead letters."""
 
+import socket
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from pipelines.sample_data import make_table
 from transforms.concurrency import AdaptiveLimiter
+from transforms.outage import EndpointOutage
 from transforms.outputs import dead_letter_schema, prediction_schema
 from transforms.scoring import BatchScorer, EndpointInvoker, make_client
 from transforms.settings import EndpointSettings, InvokeSettings
@@ -124,6 +127,26 @@ def test_model_error_4xx_is_dead_lettered_without_retry(endpoint_factory, creds)
     assert preds is None and dead.num_rows == 8
     assert set(dead.column("attempts").to_pylist()) == {1}
     assert set(dead.column("model_original_status").to_pylist()) == {400}
+
+
+def test_an_endpoint_that_is_down_stops_the_run_instead_of_dead_lettering_everything(creds):
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = scorer(f"http://127.0.0.1:{port}", retry={"max_attempts": 2, "abort_after_endpoint_failures": 3})
+    plan = s.plan(make_table(100))
+    parts = [s.score_range(plan, *plan.ranges[i]) for i in range(2)]  # an incident: its records are dead letters
+    assert [p.stats.dead_letters_out for p in parts] == [10, 10]
+    with pytest.raises(EndpointOutage, match=r"3 requests in a row .*NetworkError/EndpointConnectionError"):
+        s.score_range(plan, *plan.ranges[2])
+    with pytest.raises(EndpointOutage):  # every later request stops before it is sent
+        s.score_range(plan, *plan.ranges[3])
+
+
+def test_records_the_model_refuses_never_stop_the_run(endpoint_factory, creds):
+    ep = endpoint_factory(endpoint_config(faults={"errors": {"model_error": 1.0}, "model_error_status": 400}))
+    preds, dead, _ = score(scorer(ep.url, retry={"abort_after_endpoint_failures": 2}), make_table(40))
+    assert preds is None and dead.num_rows == 40
 
 
 def test_count_mismatch_is_dead_lettered_never_misaligned(endpoint_factory, creds):

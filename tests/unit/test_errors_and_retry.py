@@ -15,25 +15,35 @@ def client_error(code, status, **extra):
 
 
 @pytest.mark.parametrize(
-    ("exc", "error_class", "retryable", "throttle", "split"),
+    ("exc", "error_class", "retryable", "throttle", "split", "outage"),
     [
-        (client_error("ThrottlingException", 400), "ThrottlingException", True, True, False),
-        (client_error("ModelNotReadyException", 429), "ModelNotReadyException", True, False, False),
-        (client_error("InternalFailure", 500), "InternalFailure", True, False, False),
-        (client_error("ServiceUnavailable", 503), "ServiceUnavailable", True, False, False),
-        (client_error("InternalDependencyException", 530), "InternalDependencyException", True, False, False),
-        (client_error("ValidationError", 400), "ValidationError", False, False, False),
-        (client_error("ModelError", 424, OriginalStatusCode=400), "ModelError", False, False, True),
-        (client_error("ModelError", 424, OriginalStatusCode=503), "ModelError", True, False, False),
-        (client_error("ModelError", 424, OriginalStatusCode=0), "ModelError", True, False, False),
-        (botocore.exceptions.ReadTimeoutError(endpoint_url="http://x"), "NetworkError", True, False, False),
-        (botocore.exceptions.ConnectionClosedError(endpoint_url="http://x"), "NetworkError", True, False, False),
-        (BadResponse("CountMismatch", "3 for 4"), "BadResponse", False, False, False),
+        (client_error("ThrottlingException", 400), "ThrottlingException", True, True, False, True),
+        (client_error("ModelNotReadyException", 429), "ModelNotReadyException", True, False, False, True),
+        (client_error("InternalFailure", 500), "InternalFailure", True, False, False, True),
+        (client_error("ServiceUnavailable", 503), "ServiceUnavailable", True, False, False, True),
+        (client_error("InternalDependencyException", 530), "InternalDependencyException", True, False, False, True),
+        (client_error("SomethingElse", 502), "ServiceError", True, False, False, True),
+        (client_error("InvalidSignatureException", 403), "AuthError", False, False, False, True),
+        (client_error("UnrecognizedClientException", 403), "AuthError", False, False, False, True),
+        (client_error("ExpiredTokenException", 400), "AuthError", False, False, False, True),
+        (client_error("ValidationError", 400), "ValidationError", False, False, False, False),
+        (client_error("ModelError", 424, OriginalStatusCode=400), "ModelError", False, False, True, False),
+        (client_error("ModelError", 424, OriginalStatusCode=503), "ModelError", True, False, False, False),
+        (client_error("ModelError", 424, OriginalStatusCode=0), "ModelError", True, False, False, False),
+        (botocore.exceptions.ReadTimeoutError(endpoint_url="http://x"), "NetworkError", True, False, False, True),
+        (botocore.exceptions.ConnectionClosedError(endpoint_url="http://x"), "NetworkError", True, False, False, True),
+        (BadResponse("CountMismatch", "3 for 4"), "BadResponse", False, False, False, False),
     ],
 )
-def test_classifier(exc, error_class, retryable, throttle, split):
+def test_classifier(exc, error_class, retryable, throttle, split, outage):
     info = classify(exc, POLICY)
-    assert (info.error_class, info.retryable, info.throttle, info.split) == (error_class, retryable, throttle, split)
+    assert (info.error_class, info.retryable, info.throttle, info.split, info.outage) == (
+        error_class,
+        retryable,
+        throttle,
+        split,
+        outage,
+    )
 
 
 def test_payload_too_large_validation_error_splits():

@@ -1,0 +1,66 @@
+"""Stop a run when the endpoint is down, instead of dead-lettering every record of the outage.
+
+A request that fails on the endpoint's side (network, credentials, capacity, service faults) after all
+its retries says nothing about its records. A few of them are an incident: their records become dead
+letters and the run goes on. A long run of them with no success in between is an outage or a
+misconfiguration (a wrong URL, name or secret), and dead-lettering the rest of the input would hide it
+behind hours of retries and a dead-letter set as large as the input. The run fails instead; nothing is
+published, and rerunning the date is safe (deterministic ids, atomic outputs).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from transforms.errors import ErrorInfo
+
+
+class EndpointOutage(RuntimeError):
+    """The breaker tripped: the run stops and publishes nothing."""
+
+
+class OutageBreaker:
+    """Counts requests in a row that failed on the endpoint's side after their retries; a success resets it.
+
+    It trips at ``limit`` of them (0: never) if this worker has not been answered yet, or if its last
+    answer is at least ``quiet_seconds`` old: a worker that was scoring a moment ago rides out a short
+    outage and dead-letters what it lost, as before.
+    """
+
+    def __init__(self, limit: int, quiet_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.quiet_seconds = quiet_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._streak = 0
+        self._last_answer: float | None = None
+        self._tripped: EndpointOutage | None = None
+
+    def check(self) -> None:
+        """Before a request: once tripped, every thread stops instead of calling again."""
+        if self._tripped is not None:
+            raise self._tripped
+
+    def answered(self) -> None:
+        """The endpoint answered (a prediction, or an error about the request itself)."""
+        with self._lock:
+            self._streak = 0
+            self._last_answer = self._clock()
+
+    def failed(self, info: ErrorInfo) -> None:
+        """A request's final failure; raises :class:`EndpointOutage` when the breaker trips."""
+        if not info.outage:
+            self.answered()
+            return
+        with self._lock:
+            self._streak += 1
+            quiet = self._last_answer is None or self._clock() - self._last_answer >= self.quiet_seconds
+            if self._tripped is None and self.limit and self._streak >= self.limit and quiet:
+                self._tripped = EndpointOutage(
+                    f"the endpoint failed {self._streak} requests in a row after their retries (the last: "
+                    f"{info.error_class}/{info.code}: {info.message}); stopping rather than dead-lettering the "
+                    "rest of the input (invoke.retry.abort_after_endpoint_failures; 0 = never)"
+                )
+        self.check()

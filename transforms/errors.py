@@ -7,6 +7,7 @@ what an error means.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import botocore.exceptions
@@ -26,6 +27,7 @@ AUTH_CODES = frozenset(
         "InvalidClientTokenId",
     }
 )
+_ENDPOINT_NOT_FOUND = re.compile(r"Endpoint \S+ of account \S+ not found")  # the service's words
 NETWORK_ERRORS = (
     botocore.exceptions.ConnectionError,  # connection refused, connect timeout
     botocore.exceptions.HTTPClientError,  # connection reset/closed mid-request, read timeout
@@ -93,7 +95,8 @@ def _classify_client_error(exc: botocore.exceptions.ClientError, policy: RetrySe
         )
     if code == "ValidationError":
         too_large = "payload" in message.lower() or "too large" in message.lower() or status == 413
-        return ErrorInfo("ValidationError", retryable=False, split=too_large, **common)
+        missing = _ENDPOINT_NOT_FOUND.match(message) is not None  # the job's endpoint name: no record can pass
+        return ErrorInfo("ValidationError", retryable=False, split=too_large, outage=missing, **common)
     if status is not None and status >= 500:
         return ErrorInfo("ServiceError", retryable=True, outage=True, **common)
     return ErrorInfo("ClientError", retryable=False, **common)

@@ -46,6 +46,16 @@ def test_classifier(exc, error_class, retryable, throttle, split, outage):
     )
 
 
+def test_an_unknown_endpoint_is_an_outage_other_validation_errors_are_about_the_request():
+    def info(message):
+        return classify(
+            client_error("ValidationError", 400, Error={"Code": "ValidationError", "Message": message}), POLICY
+        )
+
+    assert info("Endpoint nightly-model of account 123456789012 not found.").outage
+    assert not info("Variant variant-x not found on endpoint nightly-model.").outage
+
+
 def test_payload_too_large_validation_error_splits():
     exc = client_error("ValidationError", 400)
     exc.response["Error"]["Message"] = "Request payload exceeds the maximum size"

@@ -221,7 +221,7 @@ def _describe_source(config: Any) -> tuple[Any, int | None, list[Any]]:
         ranges = plan_partitions(conf, source.topic, source.start, source.start_timestamp_ms, bounded)
         total = sum(r.end - r.start for r in ranges) if bounded else None
         return kafka_decoder(source).schema, total, ranges
-    found = describe_input(source.path)
+    found = describe_input(source.path, config.invoke.input_columns([]))
     if found.schema is None:
         raise ConfigError([f"source.path: {source.path} matches no files"])
     return found.schema, found.rows, []

@@ -8,6 +8,7 @@ without key columns (the default InferenceId key).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -33,8 +34,21 @@ def match_files(pattern: str) -> list[str]:
     return sorted(m.path for m in result.metadata_list)
 
 
+class UnreadableInput(ValueError):
+    """An input file that cannot be read, or whose columns differ from the first file's: named, before any work."""
+
+
+@contextmanager
+def _naming(path: str, what: str) -> Iterator[None]:
+    """Arrow's errors say what is wrong with a file, not which file: add it."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
+        raise UnreadableInput(f"{path}: {what}: {exc}") from exc
+
+
 def _metadata(path: str) -> pq.FileMetaData:
-    with FileSystems.open(path) as fh:
+    with _naming(path, "not a readable Parquet file"), FileSystems.open(path) as fh:
         return pq.ParquetFile(fh).metadata
 
 
@@ -45,12 +59,38 @@ class InputSummary:
     schema: pa.Schema | None  # of the first file; None when nothing matched
 
 
-def describe_input(pattern: str) -> InputSummary:
-    """Files, total rows and schema, from the footers alone (no data read), each footer read once."""
+def describe_input(pattern: str, columns: list[str] | None = None) -> InputSummary:
+    """Files, total rows and schema, from the footers alone (no data read), each footer read once.
+
+    Every file must have ``columns`` (those of the first file) with the first file's types: a file
+    that differs would otherwise fail the run halfway, in a step that cannot say which file it was.
+    """
     files = match_files(pattern)
-    footers = [_metadata(f) for f in files]
-    schema = footers[0].schema.to_arrow_schema() if footers else None
-    return InputSummary(files, sum(m.num_rows for m in footers), schema)
+    schemas = []
+    rows = 0
+    for path in files:
+        footer = _metadata(path)
+        schemas.append(footer.schema.to_arrow_schema())
+        rows += footer.num_rows
+    if not files:
+        return InputSummary(files, 0, None)
+    _check_columns(files, schemas, [schemas[0].field(c) for c in columns or [] if c in schemas[0].names])
+    return InputSummary(files, rows, schemas[0])
+
+
+def _check_columns(files: list[str], schemas: list[pa.Schema], wanted: list[pa.Field]) -> None:
+    problems = []
+    for path, schema in zip(files[1:], schemas[1:], strict=True):
+        for field in wanted:
+            if field.name not in schema.names:
+                problems.append(f"{path} has no column {field.name!r}")
+            elif (found := schema.field(field.name).type) != field.type:
+                problems.append(f"{path}: column {field.name!r} is {found}, not {field.type}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise UnreadableInput(
+            f"the input files differ from {files[0]} in columns the job reads: {'; '.join(problems[:3])}{more}"
+        )
 
 
 def with_source_keys(schema: pa.Schema) -> pa.Schema:
@@ -73,7 +113,7 @@ class _ReadRowGroup(beam.DoFn):
         self.batch_rows = batch_rows
 
     def process(self, group: RowGroup) -> Iterator[pa.Table]:
-        with FileSystems.open(group.path) as fh:
+        with _naming(group.path, f"row group {group.index}"), FileSystems.open(group.path) as fh:
             parquet = pq.ParquetFile(fh)
             first = group.first_row
             for batch in parquet.iter_batches(self.batch_rows, row_groups=[group.index], columns=self.columns):

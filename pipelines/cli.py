@@ -235,6 +235,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.config import KafkaSource, load_job_config, parse_date
     from pipelines.progress import ProgressDisplay
     from pipelines.report import render_summary, write_report
+    from transforms.sinks import check_writable
 
     date = parse_date(args.date)
     config = load_job_config(args.config, date, args.overrides)
@@ -243,6 +244,9 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     FileSystems.set_options(options)  # s3:// and gs:// need their options before the input is listed
     schema, total, partitions = _describe_source(config)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    if config.output.format != "kafka":
+        for final in (config.output.predictions, config.output.dead_letters):
+            check_writable(final, run_id)
     started = time.monotonic()
     with _embedded_endpoint(config) as config, ProgressDisplay(total, enabled=not args.no_progress) as progress:
         ctx = RunContext(schema, run_id, date, progress.address, partitions)

@@ -36,6 +36,28 @@ def staging_path(final: str, run_id: str) -> str:
     return posixpath.join(parent, f".{name}.staging-{run_id}")
 
 
+class UnwritableOutput(OSError):
+    """An output location the job cannot write: found before scoring, not after it."""
+
+
+def check_writable(final: str, run_id: str) -> None:
+    """Write and remove a probe where the run will stage ``final``, so that a location the job cannot
+    write (a typo, a missing permission) fails the run before any record is scored."""
+    staging = staging_path(final, run_id)
+    probe = posixpath.join(staging, ".write-probe")
+    created = probe
+    if _is_local(final):  # a local create makes the missing folders: remove them all again
+        created = os.path.abspath(probe)
+        while not os.path.exists(os.path.dirname(created)):
+            created = os.path.dirname(created)
+    try:
+        with FileSystems.create(probe) as fh:
+            fh.write(b"probe")
+        FileSystems.delete([created])
+    except OSError as exc:  # Beam's BeamIOError is one
+        raise UnwritableOutput(f"{final}: cannot write its staging folder {staging}: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Publication:
     """One output folder: written into ``staging`` as ``fmt`` files of ``schema``, then moved to ``final``."""

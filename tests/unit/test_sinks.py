@@ -16,8 +16,10 @@ from transforms.sinks import (
     SUCCESS_FILE,
     TEMPORARY,
     Publication,
+    UnwritableOutput,
     WriteTables,
     _FileWriter,
+    check_writable,
     finalize_shards,
     publish,
 )
@@ -92,3 +94,17 @@ def test_write_tables_emits_one_file_per_bundle(tmp_path, fmt):
         else [json.loads(line)["id"] for line in Path(path).read_text().splitlines()]
     )
     assert sorted(ids) == [1, 2, 3]
+
+
+def test_the_output_location_is_probed_before_the_run_and_left_as_it_was(tmp_path, monkeypatch):
+    check_writable(str(tmp_path / "out" / "2026-11-29" / "predictions"), "run-1")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").mkdir()
+    check_writable(str(tmp_path / "out" / "predictions"), "run-1")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+    monkeypatch.chdir(tmp_path)  # a relative location, as in the sample config
+    check_writable("relative/predictions", "run-1")
+    assert not (tmp_path / "relative").exists()
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(UnwritableOutput, match=r"a-file/predictions: cannot write its staging folder"):
+        check_writable(str(tmp_path / "a-file" / "predictions"), "run-1")

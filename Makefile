@@ -36,6 +36,9 @@ $(SAMPLE): | $(STAMP)
 run: $(STAMP) $(SAMPLE) ## score the sample data on the local endpoint (DirectRunner); report in out/report.json
 	$(BIN)/smscore run --config configs/local.yaml --date $(DATE) --report out/report.json
 
+replay: $(STAMP) ## score again the dead letters of `make run` (DATE=YYYY-MM-DD, default today); out/<date>/replayed/
+	$(BIN)/smscore run --config configs/replay-local.yaml --date $(DATE)
+
 validate: $(STAMP) ## print the resolved configs/local.yaml
 	$(BIN)/smscore validate --config configs/local.yaml
 

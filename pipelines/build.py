@@ -62,6 +62,10 @@ def _schemas(config: JobConfig, schema: pa.Schema, key_columns: list[str]) -> tu
     ]
     if nested and invoke.serializer == "csv":
         raise ConfigError([f"invoke.feature_columns: CSV cannot carry {nested}; use serializer json or jsonlines"])
+    if invoke.inference_id_column and not pa.types.is_string(kind := schema.field(invoke.inference_id_column).type):
+        raise ConfigError(
+            [f"invoke.inference_id_column: {invoke.inference_id_column!r} is {kind}, not a string column"]
+        )
     passthrough = pa.schema([schema.field(c) for c in invoke.passthrough_columns])
     return needed, prediction_schema(passthrough, invoke.prediction_type), dead_letter_schema(passthrough)
 

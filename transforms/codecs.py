@@ -178,14 +178,23 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
 
 
 def _encode_raw(column: pa.ChunkedArray) -> EncodedRecords:
-    """Each value followed by a newline: the body, and where each record starts in it."""
+    """Each value followed by a newline: the body, and where each record starts in it.
+
+    A value's own final line break is dropped first: a dead letter's ``payload`` (a single-record
+    body, ``1.5,2.0\n``) replays as the record it was, not as a record and a blank line. An empty
+    or null value is refused: a blank line in a multi-record body is a record to some models and
+    none to others, and the count of predictions would no longer match.
+    """
     values = column.combine_chunks()
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = values.cast(pa.binary() if pa.types.is_string(values.type) else pa.large_binary())
     if values.null_count:
         values = pc.fill_null(values, b"")
+    values = pc.replace_substring_regex(values, r"\r?\n\z", b"")
+    lengths = pc.binary_length(values)
+    empty = pc.indices_nonzero(pc.equal(lengths, pa.scalar(0, lengths.type))).to_pylist()
     joined, offsets = newline_delimited(values)
-    return EncodedRecords(joined, offsets, trim=1)
+    return EncodedRecords(joined, offsets, trim=1, refused=dict.fromkeys(empty, "raw_column holds an empty body"))
 
 
 def media_type(value: str | None) -> str:

@@ -150,6 +150,7 @@ class BatchPlan:
     encoded: EncodedRecords | None
     ranges: list[tuple[int, int]]
     encode_error: str | None = None
+    refused: dict[int, str] = field(default_factory=dict)  # records never sent: the encoder's, and those without an id
 
 
 @dataclass
@@ -225,12 +226,22 @@ class BatchScorer:
         if self.per_record:
             table = table.sort_by([(c, "ascending") for c in self.per_record.values()])
         passthrough = table.select(self.settings.passthrough_columns)
-        ids = record_ids(table, self.key_columns, self.settings.id_namespace)
+        ids, missing = self._ids(table)
         try:
             encoded = encode(table, self.settings)
         except (ValueError, pa.ArrowException) as exc:
             return BatchPlan(table, passthrough, ids, None, [(0, table.num_rows)], f"cannot encode records: {exc}")
-        return BatchPlan(table, passthrough, ids, encoded, _apart(self._ranges(table, encoded), encoded.refused))
+        refused = {**missing, **encoded.refused}
+        return BatchPlan(table, passthrough, ids, encoded, _apart(self._ranges(table, encoded), refused), None, refused)
+
+    def _ids(self, table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
+        """Each record's InferenceId, and the records that have none (a null in ``inference_id_column``)."""
+        column = self.settings.inference_id_column
+        if not column:
+            return record_ids(table, self.key_columns, self.settings.id_namespace), {}
+        ids = table.column(column).combine_chunks().cast(pa.string())
+        missing = pc.indices_nonzero(ids.is_null()).to_pylist() if ids.null_count else []
+        return pc.fill_null(ids, ""), dict.fromkeys(missing, f"inference_id_column {column!r} holds no id")
 
     def _ranges(self, table: pa.Table, encoded: EncodedRecords) -> list[tuple[int, int]]:
         """Contiguous request ranges within max_records, max_payload_bytes and per-record field groups."""
@@ -271,7 +282,7 @@ class BatchScorer:
         """Invoke one request; on a splittable failure bisect until the bad records are alone."""
         part = ScoredPart()
         part.stats.records_in += stop - start
-        refusal = plan.encode_error if plan.encoded is None else plan.encoded.refused.get(start)
+        refusal = plan.encode_error if plan.encoded is None else plan.refused.get(start)
         if refusal is not None:  # the whole batch, or one record alone in its range (see _apart)
             self._dead(part, plan, start, stop, ErrorInfo("EncodeError", "EncodeError", refusal, retryable=False), 0)
             return part

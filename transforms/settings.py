@@ -93,6 +93,7 @@ class InvokeSettings(Strict):
     raw_column: str | None = None
     passthrough_columns: list[str] = []
     id_columns: list[str] = []
+    inference_id_column: str | None = None  # ids as they are, not hashed (a dead letter's, when replaying)
     id_namespace: str = Field("smscore", min_length=1, max_length=31, pattern=r"^[\x21-\x7e]+$")
     concurrency: int = Field(16, ge=1, le=1024)
     adaptive_concurrency: bool = True
@@ -103,6 +104,8 @@ class InvokeSettings(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> InvokeSettings:
+        if self.inference_id_column and self.id_columns:
+            raise ValueError("set id_columns (ids hashed from them) or inference_id_column (ids as they are), not both")
         if self.serializer == "raw":
             if not self.raw_column:
                 raise ValueError("serializer 'raw' needs raw_column: the column that holds each request body")
@@ -130,7 +133,7 @@ class InvokeSettings(Strict):
             *self.feature_columns,
             *([self.raw_column] if self.raw_column else []),
             *self.passthrough_columns,
-            *(self.id_columns or source_key_columns),
+            *([self.inference_id_column] if self.inference_id_column else self.id_columns or source_key_columns),
             *self.fields.per_record_columns().values(),
         ]
         return list(dict.fromkeys(wanted))

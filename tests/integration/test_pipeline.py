@@ -170,6 +170,44 @@ def test_refused_credentials_stop_the_run_in_one_line_and_publish_nothing(endpoi
     assert not (tmp_path / "out").exists(), "a stopped run publishes nothing"
 
 
+def test_dead_letters_replay_under_their_inference_ids_and_score_as_a_clean_run_would(tmp_path):
+    data = tmp_path / "data"
+    write_sample(str(data), rows=2000, files=1)
+    endpoints = {}  # one variant (the built-in two answer differently), failing 30% of requests with 503, or not
+    for name, errors in (("flaky", {"service_unavailable": 0.3}), ("steady", {})):
+        endpoint = {"name": "local-demo", "faults": {"seed": 7, "errors": errors}, "variants": [{"name": "only"}]}
+        endpoints[name] = tmp_path / f"{name}.yaml"
+        endpoints[name].write_text(json.dumps({"endpoints": [endpoint]}))
+
+    def run(config, name, *extra):
+        folder = tmp_path / name
+        args = ["--set", f"output.predictions={folder}/p", "--set", f"output.dead_letters={folder}/d", *extra]
+        args += ["--set", f"local_endpoint.config={endpoints['flaky' if name == 'first' else 'steady']}"]
+        result = run_cli("run", "--config", config, "--date", "2026-01-04", "--no-progress", *args)
+        assert result.returncode == 0, result.stderr
+        return pq.read_table(folder / "p"), pq.read_table(folder / "d")
+
+    source = ["--set", f"source.path={data}/*.parquet"]
+    _, dead = run(
+        "configs/local.yaml",
+        "first",
+        *source,
+        *("--set", "job.max_dead_letter_fraction=1"),
+        *("--set", "invoke.retry.max_attempts=1", "--set", "invoke.retry.abort_after_endpoint_failures=0"),
+    )
+    assert dead.num_rows > 0 and set(dead.column("error_class").to_pylist()) == {"ServiceUnavailable"}
+    replayed, still_dead = run(
+        "configs/replay-local.yaml", "replayed", "--set", f"source.path={tmp_path}/first/d/*.parquet"
+    )
+    assert still_dead.num_rows == 0 and replayed.num_rows == dead.num_rows
+    assert sorted(replayed.column("inference_id").to_pylist()) == sorted(dead.column("inference_id").to_pylist())
+    clean, _ = run("configs/local.yaml", "clean", *source)
+    expected = dict(zip(clean.column("inference_id").to_pylist(), clean.column("prediction").to_pylist(), strict=True))
+    got = dict(zip(replayed.column("inference_id").to_pylist(), replayed.column("prediction").to_pylist(), strict=True))
+    assert got == {i: expected[i] for i in got}
+    assert sorted(replayed.column("id").to_pylist()) == sorted(dead.column("id").to_pylist())
+
+
 def test_bad_config_names_the_key_without_traceback(tmp_path):
     result = run_cli("run", "--config", "configs/local.yaml", "--set", "invoke.concurrency=0")
     assert result.returncode == 2

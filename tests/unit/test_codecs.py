@@ -71,12 +71,18 @@ def test_raw_column_is_sent_as_is():
     assert enc.body_size(0, 3) == len(enc.body(0, 3))
 
 
+def test_raw_values_ending_in_a_line_break_are_sent_once_each():
+    s = InvokeSettings(serializer="raw", raw_column="raw", fields={"content_type": "text/csv"})
+    enc = encode(pa.table({"raw": [b"1.5,1.0\n", b"2,3\r\n", b"4,5"]}), s)
+    assert enc.body(0, 3) == b"1.5,1.0\n2,3\n4,5" and enc.record(0) == b"1.5,1.0"
+
+
 def test_raw_column_of_a_sliced_chunked_binary_column_with_nulls():
     column = pa.chunked_array([[b"skip", b"a"], [None, b"ccc"]]).slice(1)
     s = InvokeSettings(serializer="raw", raw_column="raw", fields={"content_type": "text/csv"})
     enc = encode(pa.table({"raw": column}), s)
     assert [enc.record(i) for i in range(3)] == [b"a", b"", b"ccc"]
-    assert enc.body(0, 3) == b"a\n\nccc"
+    assert enc.refused == {1: "raw_column holds an empty body"}  # never sent: a blank line is no record
 
 
 @pytest.mark.parametrize(

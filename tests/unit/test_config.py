@@ -1,4 +1,5 @@
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,19 @@ def test_payload_limit_is_six_mib(tmp_path):
 def test_raw_serializer_needs_its_column(tmp_path):
     found = problems(tmp_path, BASE, overrides=["invoke.serializer=raw"])
     assert any("raw_column" in p for p in found)
+
+
+def test_ids_come_from_key_columns_or_an_id_column_not_both(tmp_path):
+    found = problems(tmp_path, BASE, overrides=["invoke.id_columns=[id]", "invoke.inference_id_column=inference_id"])
+    assert any("not both" in p for p in found)
+
+
+def test_the_shipped_configs_are_valid(monkeypatch):
+    for name in ("GCP_PROJECT", "GCS_BUCKET", "SAGEMAKER_ENDPOINT"):  # what configs/dataflow.yaml asks for
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/scoring")
+    for path in sorted((Path(__file__).parents[2] / "configs").glob("*.yaml")):
+        load_job_config(path, "2026-11-29")
 
 
 def test_env_interpolation_and_overrides(tmp_path, monkeypatch):

@@ -52,3 +52,19 @@ def test_ids_are_pinned_across_versions():
         "ns-8e16f19bc73f213e5fe3f9156c6ecfa0",
         "ns-b49a3cb53e29b7dd7140bce5a4156b33",
     ]
+
+
+def test_ids_from_a_column_are_sent_as_they_are_and_a_record_without_one_is_refused():
+    from transforms.outputs import dead_letter_schema, prediction_schema
+    from transforms.scoring import BatchScorer
+    from transforms.settings import InvokeSettings
+
+    settings = InvokeSettings(feature_columns=["f"], inference_id_column="inference_id")
+    scorer = BatchScorer(
+        None, settings, ["row"], prediction_schema(pa.schema([]), "float64"), dead_letter_schema(pa.schema([]))
+    )
+    table = pa.table({"f": [1.0, 2.0, 3.0, 4.0], "inference_id": ["job-a", None, "job-c", "job-d"]})
+    plan = scorer.plan(table)
+    assert plan.ids.to_pylist() == ["job-a", "", "job-c", "job-d"]
+    assert plan.refused == {1: "inference_id_column 'inference_id' holds no id"}
+    assert plan.ranges == [(0, 1), (1, 2), (2, 4)]

@@ -118,6 +118,14 @@ def wait_ready(bootstrap: str, process: subprocess.Popen[bytes], log: Path, time
     raise BrokerError(f"Kafka broker did not answer on {bootstrap} within {timeout:.0f} s; see {log}")
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (a UUID in URL-safe base64) that does not start with ``-``: the storage
+    tool would read such an id as an option and fail (1 run in 64); Kafka's own ``Uuid`` avoids it too."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
+
+
 def start_broker(data_dir: Path, port: int = 0, detach: bool = False, ready_timeout: float = 90.0) -> Broker:
     """Format storage in ``data_dir`` and start a broker on 127.0.0.1:``port`` (0: a free port)."""
     jars = jars_dir()
@@ -131,8 +139,7 @@ def start_broker(data_dir: Path, port: int = 0, detach: bool = False, ready_time
     props = data_dir / "server.properties"
     props.write_text(server_properties(data_dir, port, controller_port), encoding="utf-8")
     log = data_dir / "broker.log"
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    fmt = _java(jars, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), log=log)
+    fmt = _java(jars, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(props), log=log)
     if fmt.wait() != 0:  # the log may live in a temporary directory: carry its end in the message
         tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
         raise BrokerError(f"formatting Kafka storage failed; {log} ends with:\n{tail}")

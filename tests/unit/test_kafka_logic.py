@@ -279,3 +279,10 @@ def test_coordinator_calls_are_repeated_while_the_coordinator_is_not_ready(monke
 
     with pytest.raises(KafkaException):  # not a coordinator problem: raised at once
         kafka_io.until_coordinated(denied, timeout=5)
+
+
+def test_a_new_cluster_id_never_reads_as_an_option():
+    from local_kafka.broker import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]  # ~31 of them would start with "-" if drawn unchecked
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids) and len(set(ids)) == 2000

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -27,6 +28,8 @@ JOB_STREAM_TIMEOUT_S = 30 * 24 * 3600
 PRISM = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "prism"
 
 log = logging.getLogger("smscore")
+_TRACEBACK = "Traceback (most recent call last)"
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*: ")  # "module.Name: message", as a traceback ends
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -78,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
     level = os.environ.get("SMSCORE_LOG_LEVEL", "WARNING")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if level.upper() != "DEBUG":  # Beam logs a failed step's traceback, then raises it: _guard says it in one line
-        logging.getLogger("apache_beam.runners.common").addFilter(lambda record: record.exc_info is None)
+    if level.upper() != "DEBUG":
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_without_traceback)
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     if args.command != "run" and beam_args:
@@ -108,6 +112,23 @@ def main(argv: list[str] | None = None) -> int:
     return _guard(lambda: _run(args, beam_args), "run")
 
 
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """Beam's runners and workers log a failure's traceback, some more than once, then raise it; _guard
+    reports it in one line. Below DEBUG those logs are noise: 18,000 lines for one failed stream."""
+    return record.exc_info is None and _TRACEBACK not in record.getMessage()
+
+
+def _one_line(err: BaseException) -> str:
+    """The failure as one line. A portable runner's error holds the worker's whole traceback as text;
+    its last exception line is the cause."""
+    lines = str(err).strip().splitlines()
+    if len(lines) > 1 and _TRACEBACK in lines[0]:
+        causes = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        if causes:
+            return causes[-1]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
+
+
 def _guard(fn: Any, what: str) -> int:
     """Known failures become one clear message and an exit status, never a bare traceback."""
     from pydantic import ValidationError
@@ -127,7 +148,7 @@ def _guard(fn: Any, what: str) -> int:
         return EXIT_FAILED
     except Exception as err:  # the pipeline failed: outputs stay unpublished, say why in one line
         log.debug("%s failed", what, exc_info=True)
-        print(f"smscore: {what} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"smscore: {what} failed: {_one_line(err)}", file=sys.stderr)
         print("  nothing was published for this run; SMSCORE_LOG_LEVEL=DEBUG shows the traceback", file=sys.stderr)
         return EXIT_FAILED
 

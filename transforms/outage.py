@@ -36,12 +36,12 @@ class OutageBreaker:
         self._lock = threading.Lock()
         self._streak = 0
         self._last_answer: float | None = None
-        self._tripped: EndpointOutage | None = None
+        self._tripped: str | None = None  # why; each raise gets a fresh exception (shared ones pile up tracebacks)
 
     def check(self) -> None:
         """Before a request: once tripped, every thread stops instead of calling again."""
         if self._tripped is not None:
-            raise self._tripped
+            raise EndpointOutage(self._tripped) from None
 
     def answered(self) -> None:
         """The endpoint answered (a prediction, or an error about the request itself)."""
@@ -58,7 +58,7 @@ class OutageBreaker:
             self._streak += 1
             quiet = self._last_answer is None or self._clock() - self._last_answer >= self.quiet_seconds
             if self._tripped is None and self.limit and self._streak >= self.limit and quiet:
-                self._tripped = EndpointOutage(
+                self._tripped = (
                     f"the endpoint failed {self._streak} requests in a row after their retries (the last: "
                     f"{info.error_class}/{info.code}: {info.message}); stopping rather than dead-lettering the "
                     "rest of the input (invoke.retry.abort_after_endpoint_failures; 0 = never)"

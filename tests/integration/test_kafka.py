@@ -224,6 +224,22 @@ def test_streaming_scores_while_a_producer_runs(kafka_broker):
     assert len(dead) >= 4 and {json.loads(m.value())["error_class"] for m in dead} == {"MalformedRecord"}
 
 
+def test_a_stream_whose_endpoint_does_not_exist_stops_and_commits_nothing(kafka_broker):
+    topics = Topics(kafka_broker)
+    topics.produce(200)
+    proc = start_stream(topics, "--set", "endpoint.name=no-such-endpoint", "--set", "invoke.max_records=1")
+    try:
+        out, _ = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:  # it did not stop by itself
+        out = stop(proc, signal.SIGKILL)
+    assert proc.returncode == 3, out[-3000:]
+    last = out.strip().splitlines()[-2]  # then the "nothing was published" line
+    assert last.startswith("smscore: run failed: transforms.outage.EndpointOutage: the endpoint failed 16 requests")
+    assert "Endpoint no-such-endpoint of account" in last
+    assert all(offset < 0 for offset in topics.committed().values()), "a restart must read every message again"
+    assert topics.read(topics.dlq, 1, timeout=3) == [], "an outage is not dead-lettered"
+
+
 def test_a_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
     topics = Topics(kafka_broker, partitions=2)
     topics.produce(300)

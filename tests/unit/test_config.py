@@ -133,3 +133,19 @@ def test_nested_feature_columns_need_a_json_serializer(tmp_path):
     assert "invoke.feature_columns" in info.value.problems[0] and "b (list<item: double>)" in info.value.problems[0]
     as_json = BASE.replace("passthrough_columns: [id]", "passthrough_columns: [id], serializer: json")
     assert _schemas(load_job_config(write(tmp_path, as_json)), schema, ["id"])[0]
+
+
+def test_a_runner_failure_carrying_a_worker_traceback_is_told_in_its_last_exception_line():
+    from pipelines.cli import _one_line
+
+    worker = (
+        "Pipeline job-001 failed in state FAILED: bundle inst002 failed:Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\nbotocore.errorfactory.ValidationError: first\n\n'
+        "During handling of the above exception, another exception occurred:\n\n"
+        'Traceback (most recent call last):\n  File "y.py", line 2, in g\n'
+        "transforms.outage.EndpointOutage: the endpoint failed 16 requests [while running 'Invoke']\n"
+    )
+    assert _one_line(RuntimeError(worker)) == (
+        "transforms.outage.EndpointOutage: the endpoint failed 16 requests [while running 'Invoke']"
+    )
+    assert _one_line(ValueError("bad value")) == "ValueError: bad value"

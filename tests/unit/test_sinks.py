@@ -108,3 +108,11 @@ def test_the_output_location_is_probed_before_the_run_and_left_as_it_was(tmp_pat
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(UnwritableOutput, match=r"a-file/predictions: cannot write its staging folder"):
         check_writable(str(tmp_path / "a-file" / "predictions"), "run-1")
+
+
+def test_inference_ids_are_written_without_a_dictionary_the_repeating_columns_with_one(tmp_path):
+    schema = pa.schema([("inference_id", pa.string()), ("invoked_variant", pa.string())])
+    p = Publication(str(tmp_path / ".out.staging-run1"), str(tmp_path / "out"), schema, "parquet")
+    path = write_temporary(p, "a", pa.table({"inference_id": ["x-1", "x-2"], "invoked_variant": ["a", "a"]}, schema))
+    columns = pq.ParquetFile(path).metadata.row_group(0)
+    assert [columns.column(i).has_dictionary_page for i in range(2)] == [False, True]

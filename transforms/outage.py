@@ -58,9 +58,10 @@ class OutageBreaker:
             self._streak += 1
             quiet = self._last_answer is None or self._clock() - self._last_answer >= self.quiet_seconds
             if self._tripped is None and self.limit and self._streak >= self.limit and quiet:
+                failed = f"{self._streak} requests in a row, each" if self._streak > 1 else "a request"
                 self._tripped = (
-                    f"the endpoint failed {self._streak} requests in a row after their retries (the last: "
-                    f"{info.error_class}/{info.code}: {info.message}); stopping rather than dead-lettering the "
-                    "rest of the input (invoke.retry.abort_after_endpoint_failures; 0 = never)"
+                    f"the endpoint failed {failed} after its retries (the last: {info.error_class}/{info.code}: "
+                    f"{info.message}); stopping rather than dead-lettering the rest of the input "
+                    "(invoke.retry.abort_after_endpoint_failures; 0 = never)"
                 )
         self.check()

@@ -137,7 +137,7 @@ def test_an_endpoint_that_is_down_stops_the_run_instead_of_dead_lettering_everyt
     plan = s.plan(make_table(100))
     parts = [s.score_range(plan, *plan.ranges[i]) for i in range(2)]  # an incident: its records are dead letters
     assert [p.stats.dead_letters_out for p in parts] == [10, 10]
-    with pytest.raises(EndpointOutage, match=r"3 requests in a row .*NetworkError/EndpointConnectionError"):
+    with pytest.raises(EndpointOutage, match=r"3 requests in a row, .*NetworkError/EndpointConnectionError"):
         s.score_range(plan, *plan.ranges[2])
     with pytest.raises(EndpointOutage):  # every later request stops before it is sent
         s.score_range(plan, *plan.ranges[3])

@@ -8,17 +8,27 @@ import threading
 import time
 from typing import TextIO
 
+_CLEAR_TO_END = "\x1b[K"
+
 
 class ProgressDisplay:
-    """Listens on a loopback UDP port; redraws one status line at most every ``interval`` seconds."""
+    """Listens on a loopback UDP port. On a terminal it redraws one status line at most every ``interval``
+    seconds; elsewhere (a log file, cron, CI) it writes a whole line every ``log_interval`` seconds, since
+    carriage-return redraws there pile up into one unreadable line."""
 
     def __init__(
-        self, total: int | None, stream: TextIO = sys.stderr, interval: float = 0.5, enabled: bool = True
+        self,
+        total: int | None,
+        stream: TextIO = sys.stderr,
+        interval: float = 0.5,
+        enabled: bool = True,
+        log_interval: float = 30.0,
     ) -> None:
         self.total = total
         self.done = 0
         self.stream = stream
-        self.interval = interval
+        self.terminal = stream.isatty()
+        self.interval = interval if self.terminal else log_interval
         self.enabled = enabled
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -52,9 +62,15 @@ class ProgressDisplay:
                 pass
             now = time.monotonic()
             if self.enabled and now - last >= self.interval:
-                self.stream.write("\r" + self.line())
-                self.stream.flush()
+                self._show(final=False)
                 last = now
+
+    def _show(self, final: bool) -> None:
+        if self.terminal:  # redraw in place, clearing what a longer line left
+            self.stream.write("\r" + self.line() + _CLEAR_TO_END + ("\n" if final else ""))
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
 
     def __enter__(self) -> ProgressDisplay:
         self._thread.start()
@@ -64,6 +80,5 @@ class ProgressDisplay:
         self._stop.set()
         self._thread.join(timeout=2)
         if self.enabled:
-            self.stream.write("\r" + self.line() + "\n")
-            self.stream.flush()
+            self._show(final=True)
         self._sock.close()

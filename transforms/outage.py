@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from transforms.errors import ErrorInfo
 
+RETRY_AFTER_SECONDS = 60.0
+
 
 class EndpointOutage(RuntimeError):
     """The breaker tripped: the run stops and publishes nothing."""
@@ -27,6 +29,10 @@ class OutageBreaker:
     It trips at ``limit`` of them (0: never) if this worker has not been answered yet, or if its last
     answer is at least ``quiet_seconds`` old: a worker that was scoring a moment ago rides out a short
     outage and dead-letters what it lost, as before.
+
+    A tripped breaker lets a request through again ``RETRY_AFTER_SECONDS`` later, and trips again at its
+    first outage failure. A runner that retries failed bundles forever (Dataflow streaming) then resumes
+    once the endpoint is back, instead of failing every bundle for the life of the worker.
     """
 
     def __init__(self, limit: int, quiet_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -37,9 +43,16 @@ class OutageBreaker:
         self._streak = 0
         self._last_answer: float | None = None
         self._tripped: str | None = None  # why; each raise gets a fresh exception (shared ones pile up tracebacks)
+        self._tripped_at = 0.0
 
     def check(self) -> None:
-        """Before a request: once tripped, every thread stops instead of calling again."""
+        """Before a request: once tripped, every thread stops instead of calling again, until the retry time."""
+        if self._tripped is None:
+            return
+        with self._lock:
+            if self._tripped is not None and self._clock() - self._tripped_at >= RETRY_AFTER_SECONDS:
+                self._tripped = None  # the streak stays: its next outage failure trips it again
+                return
         if self._tripped is not None:
             raise EndpointOutage(self._tripped) from None
 
@@ -64,4 +77,5 @@ class OutageBreaker:
                     f"{info.message}); stopping rather than dead-lettering the rest of the input "
                     "(invoke.retry.abort_after_endpoint_failures; 0 = never)"
                 )
+                self._tripped_at = self._clock()
         self.check()

@@ -1,7 +1,7 @@
 import pytest
 
 from transforms.errors import ErrorInfo
-from transforms.outage import EndpointOutage, OutageBreaker
+from transforms.outage import RETRY_AFTER_SECONDS, EndpointOutage, OutageBreaker
 
 DOWN = ErrorInfo("NetworkError", "EndpointConnectionError", "Could not connect", retryable=True, outage=True)
 BAD_RECORD = ErrorInfo("ModelError", "ModelError", "bad row", retryable=False, split=True)
@@ -53,4 +53,23 @@ def test_a_worker_answered_recently_rides_out_a_short_outage_then_stops():
 def test_limit_zero_never_stops():
     breaker = OutageBreaker(limit=0, quiet_seconds=0, clock=Clock())
     fail(breaker, DOWN, 1000)
+    breaker.check()
+
+
+def test_a_tripped_breaker_lets_a_request_through_a_minute_later_and_trips_again_at_its_first_failure():
+    clock = Clock()
+    breaker = OutageBreaker(limit=3, quiet_seconds=300, clock=clock)
+    with pytest.raises(EndpointOutage):
+        fail(breaker, DOWN, 3)
+    clock.now += RETRY_AFTER_SECONDS - 1
+    with pytest.raises(EndpointOutage):
+        breaker.check()
+    clock.now += 1
+    breaker.check()  # a request may go: a runner retrying the bundle resumes if the endpoint is back
+    with pytest.raises(EndpointOutage, match="4 requests in a row"):
+        breaker.failed(DOWN)  # it is not
+    clock.now += RETRY_AFTER_SECONDS
+    breaker.check()
+    breaker.answered()  # it is back
+    fail(breaker, DOWN, 2)
     breaker.check()

@@ -232,7 +232,8 @@ class BatchScorer:
         except (ValueError, pa.ArrowException) as exc:
             return BatchPlan(table, passthrough, ids, None, [(0, table.num_rows)], f"cannot encode records: {exc}")
         refused = {**missing, **encoded.refused}
-        return BatchPlan(table, passthrough, ids, encoded, _apart(self._ranges(table, encoded), refused), None, refused)
+        ranges = _apart(self._ranges(table, encoded), refused)
+        return BatchPlan(table, passthrough, ids, encoded, ranges, refused=refused)
 
     def _ids(self, table: pa.Table) -> tuple[pa.Array, dict[int, str]]:
         """Each record's InferenceId, and the records that have none (a null in ``inference_id_column``)."""

@@ -25,7 +25,7 @@ help: ## list the targets
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,local]"
 	touch $@
 
 setup: $(STAMP) ## create .venv and install the package with its dev tools
@@ -95,15 +95,17 @@ test: $(STAMP) $(KAFKA_JARS) $(KAFKA_IO_JAR) $(PRISM) $(FLINK_JAR) $(JS_SDK) ## 
 test-unit: $(STAMP) ## only the fast unit tests
 	$(BIN)/pytest -q -p no:cacheprovider -m "not integration"
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import rules of ARCHITECTURE.md
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_architecture.py
 
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet -e .
+	$(BENCH_VENV)/bin/pip install --quiet -e ".[local]"
 	touch $@
 
 bench: $(STAMP) $(BENCH_VENV)/.installed $(KAFKA_JARS) $(PRISM) ## ours vs the peers (BENCH_ROWS=1000000); writes BENCHMARKS.md, benchmarks/results.json

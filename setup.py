@@ -38,10 +38,14 @@ setup(
         "orjson>=3.9,<4",  # shortest round-trip float formatting for CSV request bodies
         "pydantic>=2.6,<3",
         "pyyaml>=6",
-        "aiohttp>=3.9,<4",
-        'uvloop>=0.19; sys_platform != "win32"',  # the local endpoint's event loop where libuv serves it
     ],
     extras_require={
+        # The bundled SageMaker-Runtime-compatible endpoint's server (`smscore endpoint serve`, the embedded
+        # default of `make run`). Workers never run it, so a worker environment installs none of this.
+        "local": [
+            "aiohttp>=3.9,<4",
+            'uvloop>=0.19; sys_platform != "win32"',  # its event loop where libuv serves it
+        ],
         "kafka": ["confluent-kafka>=2.3,<3"],
         # Launching on Dataflow (and reading/writing gs://) needs Beam's GCP extra on the launcher.
         "dataflow": [f"apache-beam[gcp]=={BEAM_VERSION}"],
@@ -57,6 +61,8 @@ setup(
             f"apache-beam[aws]=={BEAM_VERSION}",
             "moto[server]>=5,<6",  # an S3-compatible server for the s3:// tests (no AWS here)
             "gcp-storage-emulator>=2024",  # a GCS-compatible server for the gs:// tests (no GCP here)
+            "aiohttp>=3.9,<4",
+            'uvloop>=0.19; sys_platform != "win32"',
         ],
     },
     entry_points={"console_scripts": ["smscore=pipelines.cli:main"]},

@@ -20,10 +20,11 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.sample_data import make_table, sample_messages
-from transforms.ids import record_ids
-from transforms.json_rows import json_lines
-from transforms.kafka_codec import Message, MessageDecoder, encode_rows
-from transforms.outputs import ResponseMeta, Segment, prediction_rows, prediction_schema
+from transforms.codecs.json_rows import json_lines
+from transforms.codecs.kafka_messages import encode_rows
+from transforms.core.ids import record_ids
+from transforms.core.rows import ResponseMeta, Segment, prediction_rows, prediction_schema
+from transforms.sources.kafka_decode import Message, MessageDecoder
 
 FEATURES = 16
 ROWS_PER_REQUEST = 500
@@ -45,11 +46,19 @@ def _predictions(rows: int) -> pa.Table:
     now = dt.datetime.now(dt.UTC)
     segments = [
         Segment(
-            start,
-            min(start + ROWS_PER_REQUEST, rows),
-            pa.array([0.5] * (min(start + ROWS_PER_REQUEST, rows) - start), pa.float64()),
-            ResponseMeta("variant-a", "text/csv", None, None, None, 1, 21.5),
-            now,
+            start=start,
+            stop=min(start + ROWS_PER_REQUEST, rows),
+            predictions=pa.array([0.5] * (min(start + ROWS_PER_REQUEST, rows) - start), pa.float64()),
+            meta=ResponseMeta(
+                variant="variant-a",
+                content_type="text/csv",
+                custom_attributes=None,
+                new_session_id=None,
+                closed_session_id=None,
+                attempts=1,
+                latency_ms=21.5,
+            ),
+            scored_at=now,
         )
         for start in range(0, rows, ROWS_PER_REQUEST)
     ]

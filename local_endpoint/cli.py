@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,9 +27,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class ServerUnavailable(RuntimeError):
+    """The server's own dependencies (the ``local`` extra) are not installed."""
+
+
+def require_server() -> None:
+    """Fail with the install command, not an ImportError, where the ``local`` extra is missing."""
+    missing = [name for name in ("aiohttp",) if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ServerUnavailable(
+            f"the local endpoint needs {', '.join(missing)}: pip install 'sagemaker-beam-scoring[local]'"
+        )
+
+
 def serve(config: ServerConfig, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; print the URL first so a parent process can read it."""
-    from local_endpoint.server import new_event_loop, start_site
+    from local_endpoint.hosting import new_event_loop
+    from local_endpoint.server import start_site
 
     async def main() -> None:
         runner, bound = await start_site(config, host, port)
@@ -56,13 +71,19 @@ def run_serve(args: argparse.Namespace) -> int:
 class EndpointHandle:
     url: str
     pid: int
+    access_key_id: str  # the first credentials the server accepts, for the client that calls it
+    secret_access_key: str = field(repr=False)
 
 
 @contextlib.contextmanager
 def endpoint_process(
     config_path: str | None = None, host: str = "127.0.0.1", port: int = 0
 ) -> Iterator[EndpointHandle]:
-    """Start the server in its own process (its own core, its own GIL); yield its URL and pid."""
+    """Start the server in its own process (its own core, its own GIL); yield its URL, pid and credentials."""
+    from local_endpoint.config import load_config
+
+    require_server()
+    credential = load_config(config_path).credentials[0]
     cmd = [sys.executable, "-m", "local_endpoint", "serve", "--host", host, "--port", str(port)]
     if config_path:
         cmd += ["--config", config_path]
@@ -73,7 +94,9 @@ def endpoint_process(
         if not line.startswith(READY_PREFIX):
             proc.wait(timeout=10)
             raise RuntimeError(f"local endpoint did not start (exit {proc.returncode}): {line.strip()}")
-        yield EndpointHandle(line[len(READY_PREFIX) :].split()[0], proc.pid)
+        yield EndpointHandle(
+            line[len(READY_PREFIX) :].split()[0], proc.pid, credential.access_key_id, credential.secret_access_key
+        )
     finally:
         proc.terminate()
         try:

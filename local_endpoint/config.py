@@ -55,21 +55,6 @@ class Capacity(_Strict):
     max_rps: float | None = Field(None, gt=0)
 
 
-FAULT_KINDS = (
-    "throttling",
-    "model_error",
-    "model_not_ready",
-    "internal_failure",
-    "service_unavailable",
-    "internal_dependency",
-    "validation",
-    "connection_reset",
-    "stall",
-    "malformed_body",
-    "count_mismatch",
-)
-
-
 class ErrorRates(_Strict):
     """Probability per request of each injected fault (they are mutually exclusive)."""
 
@@ -87,10 +72,13 @@ class ErrorRates(_Strict):
 
     @model_validator(mode="after")
     def _sum_at_most_one(self) -> ErrorRates:
-        total = sum(getattr(self, k) for k in FAULT_KINDS)
+        total = sum(getattr(self, k) for k in type(self).model_fields)
         if total > 1.0 + 1e-9:
             raise ValueError(f"error rates add up to {total:.3f}; they must add up to at most 1")
         return self
+
+
+FAULT_KINDS = tuple(ErrorRates.model_fields)
 
 
 class Faults(_Strict):
@@ -149,7 +137,7 @@ class Credential(_Strict):
 
 
 class ServerConfig(_Strict):
-    credentials: list[Credential] = [Credential(access_key_id="test", secret_access_key="test")]
+    credentials: list[Credential] = Field([Credential(access_key_id="test", secret_access_key="test")], min_length=1)
     max_clock_skew_seconds: float = Field(300.0, gt=0)
     model_timeout_seconds: float = Field(60.0, gt=0)
     endpoints: list[Endpoint] = Field(min_length=1)

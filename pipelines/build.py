@@ -1,7 +1,7 @@
 """``build_pipeline``: source -> invoke -> sinks, wired from a validated JobConfig.
 
-Parquet and Kafka sources feed the same invoke transform; file and Kafka sinks
-take its two outputs. Kafka offsets are committed after the outputs are written.
+Parquet and Kafka sources feed the same invoke transform; file and Kafka sinks take its two
+outputs. Kafka offsets are committed after the outputs are written.
 """
 
 from __future__ import annotations
@@ -11,29 +11,29 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 import pyarrow as pa
 
-from pipelines.config import ConfigError, JobConfig, KafkaSource, ParquetSource
-from transforms.invoke import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec, MergeStats
-from transforms.kafka_codec import KAFKA_KEY_COLUMNS, MessageDecoder
-from transforms.kafka_io import (
-    MANIFESTS,
-    TABLES,
-    CommitAtEnd,
-    CommitWhenWritten,
-    DeadLetterSpec,
-    PartitionRange,
-    ReaderSpec,
-    ReadKafkaTables,
-    WriteKafka,
-    consumer_config,
-    producer_config,
-)
-from transforms.kafka_java import ReadKafkaJava, expansion_service
-from transforms.outputs import dead_letter_schema, prediction_schema
-from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables, with_source_keys
-from transforms.sinks import Publication, Publish, WriteTables, staging_path
+from pipelines.config import JobConfig, KafkaSource, ParquetSource
+from pipelines.preflight import OutputSchemas, kafka_decoder, output_schemas
+from pipelines.report import report_file
+from transforms.core.kafka_group import consumer_config
+from transforms.core.offsets import PartitionRange
+from transforms.invoke.client import StaticCredentials
+from transforms.invoke.transform import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
+from transforms.sinks.commit import CommitAtEnd, CommitWhenWritten
+from transforms.sinks.files import Publish, WriteTables
+from transforms.sinks.kafka_delivery import producer_config
+from transforms.sinks.kafka_produce import WriteKafka
+from transforms.sinks.staging import Publication, staging_path
+from transforms.sources import kafka_read
+from transforms.sources.kafka_batch import DeadLetterSpec, ReaderSpec
+from transforms.sources.kafka_decode import KAFKA_KEY_COLUMNS
+from transforms.sources.kafka_java import ReadKafkaJava, expansion_service
+from transforms.sources.kafka_read import ReadKafkaTables
+from transforms.sources.parquet import ReadParquetTables
+from transforms.sources.parquet_files import KEY_COLUMNS, with_source_keys
+from transforms.totals import CountStats, MergeStats
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunContext:
     """Facts gathered before building: the input schema, run id, date, where progress goes.
 
@@ -45,29 +45,7 @@ class RunContext:
     date: str
     progress_address: str | None = None
     partitions: list[PartitionRange] = field(default_factory=list)
-
-
-def kafka_decoder(source: KafkaSource) -> MessageDecoder:
-    return MessageDecoder(source.value_format, source.value_columns, source.csv_delimiter)
-
-
-def _schemas(config: JobConfig, schema: pa.Schema, key_columns: list[str]) -> tuple[list[str], pa.Schema, pa.Schema]:
-    invoke = config.invoke
-    needed = invoke.input_columns(key_columns)
-    unknown = [c for c in needed if c not in schema.names]
-    if unknown:
-        raise ConfigError([f"invoke: columns {unknown} are not in the input (it has {schema.names})"])
-    nested = [
-        f"{c} ({schema.field(c).type})" for c in invoke.feature_columns if pa.types.is_nested(schema.field(c).type)
-    ]
-    if nested and invoke.serializer == "csv":
-        raise ConfigError([f"invoke.feature_columns: CSV cannot carry {nested}; use serializer json or jsonlines"])
-    if invoke.inference_id_column and not pa.types.is_string(kind := schema.field(invoke.inference_id_column).type):
-        raise ConfigError(
-            [f"invoke.inference_id_column: {invoke.inference_id_column!r} is {kind}, not a string column"]
-        )
-    passthrough = pa.schema([schema.field(c) for c in invoke.passthrough_columns])
-    return needed, prediction_schema(passthrough, invoke.prediction_type), dead_letter_schema(passthrough)
+    credentials: StaticCredentials | None = None  # the embedded local endpoint's keys
 
 
 def _with_kafka_columns(config: JobConfig) -> JobConfig:
@@ -79,14 +57,13 @@ def _with_kafka_columns(config: JobConfig) -> JobConfig:
     return config.model_copy(update={"invoke": invoke})
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class _Read:
     """What a source hands the rest of the job."""
 
     tables: beam.PCollection
     key_columns: list[str]
-    prediction_schema: pa.Schema
-    dead_letter_schema: pa.Schema
+    schemas: OutputSchemas
     dead_letters: list[beam.PCollection] = field(default_factory=list)  # malformed messages
     stats: list[beam.PCollection] = field(default_factory=list)
     manifests: list[beam.PCollection] = field(default_factory=list)  # for offset commits
@@ -94,35 +71,47 @@ class _Read:
 
 
 def _read_parquet(p: beam.Pipeline, config: JobConfig, source: ParquetSource, ctx: RunContext) -> _Read:
-    needed, pred_schema, dead_schema = _schemas(config, with_source_keys(ctx.input_schema), KEY_COLUMNS)
-    tables = p | "ReadParquet" >> ReadParquetTables(source.path, needed, source.batch_rows)
-    return _Read(tables, KEY_COLUMNS, pred_schema, dead_schema)
+    schemas = output_schemas(config, with_source_keys(ctx.input_schema), KEY_COLUMNS)
+    tables = p | "ReadParquet" >> ReadParquetTables(source.path, schemas.needed, source.batch_rows)
+    return _Read(tables=tables, key_columns=KEY_COLUMNS, schemas=schemas)
 
 
 def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: RunContext) -> _Read:
     invoke = config.invoke
     decoder = kafka_decoder(source)
-    needed, pred_schema, dead_schema = _schemas(config, decoder.schema, KAFKA_KEY_COLUMNS)
+    schemas = output_schemas(config, decoder.schema, KAFKA_KEY_COLUMNS)
     dead_letters = DeadLetterSpec(
-        invoke.passthrough_columns,
-        invoke.id_columns or KAFKA_KEY_COLUMNS,
-        invoke.id_namespace,
-        config.endpoint.name,
-        dead_schema,
+        passthrough_columns=invoke.passthrough_columns,
+        id_columns=invoke.id_columns or KAFKA_KEY_COLUMNS,
+        namespace=invoke.id_namespace,
+        endpoint_name=config.endpoint.name,
+        schema=schemas.dead_letters,
     )
     conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
-    spec = ReaderSpec(conf, decoder, dead_letters, source.max_records, source.max_wait_ms)
+    spec = ReaderSpec(
+        conf=conf,
+        decoder=decoder,
+        dead_letters=dead_letters,
+        max_records=source.max_records,
+        max_wait_ms=source.max_wait_ms,
+    )
     if source.reader == "java":  # KafkaIO commits its own offsets when checkpoints finalize
         bounded_total = sum(r.end - r.start for r in ctx.partitions) if source.mode == "bounded" else None
         service = expansion_service(source.expansion_service_jar, source.java_environment)
         read = p | "ReadKafka" >> ReadKafkaJava(spec, source.topic, service, bounded_total)
         manifests, consumer = [], None
     else:
-        read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, source.mode == "streaming")
-        manifests, consumer = [read[MANIFESTS]], conf
-    tables = read[TABLES] | "Project" >> beam.Map(lambda t, cols=needed: t.select(cols))
+        read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, config.streaming)
+        manifests, consumer = [read[kafka_read.MANIFESTS]], conf
+    tables = read[kafka_read.TABLES] | "Project" >> beam.Map(lambda t, cols=schemas.needed: t.select(cols))
     return _Read(
-        tables, KAFKA_KEY_COLUMNS, pred_schema, dead_schema, [read[DEAD_LETTERS]], [read[STATS]], manifests, consumer
+        tables=tables,
+        key_columns=KAFKA_KEY_COLUMNS,
+        schemas=schemas,
+        dead_letters=[read[kafka_read.DEAD_LETTERS]],
+        stats=[read[kafka_read.STATS]],
+        manifests=manifests,
+        consumer=consumer,
     )
 
 
@@ -140,16 +129,17 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
     )
     scored = read.tables | "InvokeEndpoint" >> InvokeEndpoint(
         InvokeSpec(
-            config.endpoint,
-            config.invoke,
-            read.key_columns,
-            read.prediction_schema,
-            read.dead_letter_schema,
-            ctx.progress_address,
+            endpoint=config.endpoint,
+            settings=config.invoke,
+            key_columns=read.key_columns,
+            prediction_schema=read.schemas.predictions,
+            dead_letter_schema=read.schemas.dead_letters,
+            progress_address=ctx.progress_address,
+            credentials=ctx.credentials,
         )
     )
     dead = (scored[DEAD_LETTERS], *read.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-    stats = (scored[STATS], *read.stats) | "AllStats" >> beam.Flatten()
+    stats = (scored[STATS], *read.stats) | "AllStats" >> beam.Flatten() | "CountStats" >> CountStats()
     out = config.output
     if out.format == "kafka":
         producer = producer_config(config.output_bootstrap_servers or "", out.producer)
@@ -157,20 +147,19 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters),
             scored[PREDICTIONS] | "ProducePredictions" >> WriteKafka(producer, out.predictions),
         ]
-        if isinstance(source, KafkaSource) and source.mode == "streaming":
+        if config.streaming:
             if read.consumer:
                 (*read.manifests, *written) | "CommitOffsets" >> CommitWhenWritten(read.consumer, ctx.partitions)
             return stats | "NoReport" >> beam.Filter(lambda _: False)  # a stream has no end to report at
         publications: list[Publication] = []
-        report_path: str | None = config.report_location
     else:
         publications = [
-            Publication(
-                staging_path(out.dead_letters, ctx.run_id), out.dead_letters, read.dead_letter_schema, out.format
-            ),
-            Publication(staging_path(out.predictions, ctx.run_id), out.predictions, read.prediction_schema, out.format),
+            Publication(staging=staging_path(final, ctx.run_id), final=final, schema=schema, fmt=out.format)
+            for final, schema in (
+                (out.dead_letters, read.schemas.dead_letters),
+                (out.predictions, read.schemas.predictions),
+            )
         ]
-        report_path = None
         written = [
             dead | "WriteDeadLetters" >> WriteTables(publications[0]),
             scored[PREDICTIONS] | "WritePredictions" >> WriteTables(publications[1]),
@@ -183,7 +172,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         "strategy": config.invoke.strategy,
     }
     totals = stats | "MergeStats" >> beam.CombineGlobally(MergeStats())
-    report = totals | "PublishOutputs" >> Publish(publications, written, extra, report_path)
+    report = totals | "PublishOutputs" >> Publish(publications, written, extra, report_file(config))
     if read.consumer:  # bounded: the whole captured range, once every output is published
         report | "CommitOffsets" >> CommitAtEnd(read.consumer, ctx.partitions)
     return report

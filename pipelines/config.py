@@ -15,9 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from transforms.kafka_codec import MESSAGE_COLUMNS, ValueFormat, ValueType
-from transforms.outputs import RESERVED
-from transforms.settings import EndpointSettings, InvokeSettings, Strict
+from transforms.core.rows import RESERVED
+from transforms.core.settings import EndpointSettings, InvokeSettings, Strict
+from transforms.sources.kafka_decode import MESSAGE_COLUMNS, ValueFormat, ValueType
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -47,7 +47,7 @@ class JobSettings(Strict):
 class ParquetSource(Strict):
     type: Literal["parquet"] = "parquet"
     path: str = Field(min_length=1)
-    batch_rows: int = Field(16384, ge=1)  # measured: smaller batches pipeline better and keep RSS flat
+    batch_rows: int = Field(16384, ge=1)  # smaller batches overlap reading and invoking, and keep RSS flat
 
 
 KafkaSetting = str | int | float | bool
@@ -126,8 +126,7 @@ class JobConfig(Strict):
             raise ValueError(f"invoke.passthrough_columns {clash} clash with output columns of the same name")
         if self.output.predictions.rstrip("/") == self.output.dead_letters.rstrip("/"):
             raise ValueError("output.predictions and output.dead_letters must be different folders or topics")
-        streaming = isinstance(self.source, KafkaSource) and self.source.mode == "streaming"
-        if streaming and self.output.format != "kafka":
+        if self.streaming and self.output.format != "kafka":
             raise ValueError("a streaming Kafka source writes to Kafka: set output.format to kafka")
         if self.output.format == "kafka" and not self.output_bootstrap_servers:
             raise ValueError("output.format kafka needs output.bootstrap_servers")
@@ -140,13 +139,9 @@ class JobConfig(Strict):
         return self.output.bootstrap_servers or source_servers
 
     @property
-    def report_location(self) -> str:
-        """Where the run report JSON lands: the output's ``report`` key, else ``_SUCCESS`` in the predictions."""
-        if self.output.report:
-            return self.output.report
-        if self.output.format == "kafka":
-            return f"out/{self.job.name}/report.json"
-        return self.output.predictions.rstrip("/") + "/_SUCCESS"
+    def streaming(self) -> bool:
+        """The one definition: a Kafka source in streaming mode (an unbounded job with no end to report at)."""
+        return isinstance(self.source, KafkaSource) and self.source.mode == "streaming"
 
 
 def _interpolate(value: Any, key: str, problems: list[str]) -> Any:

@@ -1,10 +1,37 @@
-"""The end-of-run summary and the JSON report."""
+"""The run report: where the job writes it (its one owner), the end-of-run summary, and the copy for ``--report``."""
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 from typing import Any
+
+from pipelines.config import JobConfig
+from transforms.sinks.staging import SUCCESS_FILE
+
+
+def report_file(config: JobConfig) -> str | None:
+    """A report file the job writes besides ``_SUCCESS``: ``output.report``, or for Kafka outputs (no
+    folder to hold ``_SUCCESS``) ``out/<job name>/report.json``."""
+    if config.output.report:
+        return config.output.report
+    if config.output.format == "kafka":
+        return f"out/{config.job.name}/report.json"
+    return None
+
+
+def report_location(config: JobConfig) -> str:
+    """Where the launcher reads the report of a finished run."""
+    return report_file(config) or posixpath.join(config.output.predictions.rstrip("/"), SUCCESS_FILE)
+
+
+def read_report(config: JobConfig) -> dict[str, Any]:
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(report_location(config)) as fh:
+        report: dict[str, Any] = json.load(fh)
+    return report
 
 
 def render_summary(report: dict[str, Any], elapsed_s: float) -> str:

@@ -9,6 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.codecs.kafka_messages import OutputMessage
+from transforms.sinks.kafka_delivery import deliver, producer_config
+
 
 def make_table(rows: int, features: int = 16, seed: int = 7, start: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed + start)
@@ -50,15 +53,6 @@ def produce_sample(bootstrap: str, topic: str, rows: int, features: int = 4, sta
     """Produce ``sample_messages`` to ``topic`` (idempotent producer, acks=all); returns the count."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
-    for key, value in sample_messages(rows, features, start):
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.1)
-    left = producer.flush(60)
-    if left:
-        raise RuntimeError(f"{left} sample messages to {topic} were not delivered")
+    producer = Producer(producer_config(bootstrap, {}))
+    deliver(producer, topic, (OutputMessage(key, value, []) for key, value in sample_messages(rows, features, start)))
     return rows

@@ -38,7 +38,11 @@ def test_sdist_installs_in_a_clean_venv_and_the_pipeline_imports(tmp_path):
     python = env_dir / "bin" / "python"
     install = subprocess.run([python, "-m", "pip", "install", "-q", str(sdist)], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
-    probe = "import apache_beam, pipelines.build, transforms.invoke, local_endpoint; print(apache_beam.__version__)"
+    probe = (
+        "import importlib.util, apache_beam, pipelines.build, transforms.invoke.transform\n"
+        "assert importlib.util.find_spec('aiohttp') is None, 'the local endpoint server is not for workers'\n"
+        "print(apache_beam.__version__)"
+    )
     result = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "2.62.0"
@@ -51,8 +55,8 @@ def test_dataflow_job_graph_builds_offline_from_the_real_config(tmp_path, monkey
     import apache_beam as beam
 
     from pipelines.build import RunContext, build_pipeline
-    from pipelines.cli import pipeline_options
     from pipelines.config import load_job_config
+    from pipelines.options import pipeline_options
     from pipelines.sample_data import make_table
 
     for name, value in {
@@ -65,7 +69,7 @@ def test_dataflow_job_graph_builds_offline_from_the_real_config(tmp_path, monkey
     config = load_job_config(ROOT / "configs" / "dataflow.yaml", "2026-11-28")
     options = pipeline_options([*config.job.beam_args, "--dry_run=True", "--no_auth"])
     p = beam.Pipeline(options=options)
-    build_pipeline(p, config, RunContext(make_table(1).schema, "dry-run", "2026-11-28"))
+    build_pipeline(p, config, RunContext(input_schema=make_table(1).schema, run_id="dry-run", date="2026-11-28"))
     result = p.run()  # --dry_run: the job is translated for Dataflow, not submitted
     assert result.job.proto.name == "nightly-scoring-2026-11-28"
     names = [t.unique_name for t in result.job.proto_pipeline.components.transforms.values()]

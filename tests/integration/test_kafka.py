@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from pipelines.cli import PRISM
+from pipelines.options import PRISM
 from pipelines.sample_data import sample_messages
 from tests.conftest import require
 
@@ -238,7 +238,9 @@ def test_a_stream_whose_endpoint_does_not_exist_stops_and_commits_nothing(kafka_
         out = stop(proc, signal.SIGKILL)
     assert proc.returncode == 3, out[-3000:]
     last = out.strip().splitlines()[-2]  # then the "nothing was published" line
-    assert last.startswith("smscore: run failed: transforms.outage.EndpointOutage: the endpoint failed a request ")
+    assert last.startswith(
+        "smscore: run failed: transforms.invoke.outage.EndpointOutage: the endpoint failed a request "
+    )
     assert "Endpoint no-such-endpoint of account" in last
     assert all(offset < 0 for offset in topics.committed().values()), "a restart must read every message again"
     assert topics.read(topics.dlq, 1, timeout=3) == [], "an outage is not dead-lettered"

@@ -19,7 +19,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from local_endpoint.server import BackgroundServer, running
+from local_endpoint.hosting import BackgroundServer
+from local_endpoint.server import running
 from tests.conftest import make_client
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,14 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.cli import pipeline_options
+from pipelines.options import pipeline_options
 from pipelines.sample_data import write_sample
-from transforms.invoke import DEAD_LETTERS, PREDICTIONS, InvokeEndpoint, InvokeSpec
-from transforms.outputs import dead_letter_schema, prediction_schema
-from transforms.parquet_source import KEY_COLUMNS, ReadParquetTables
-from transforms.settings import EndpointSettings, InvokeSettings
+from transforms.core.rows import dead_letter_schema, prediction_schema
+from transforms.core.settings import EndpointSettings, InvokeSettings
+from transforms.invoke.transform import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
+from transforms.sources.parquet import ReadParquetTables
+from transforms.sources.parquet_files import KEY_COLUMNS
+from transforms.totals import CountStats
 
 pytestmark = pytest.mark.integration
 FEATURES = [f"f{i}" for i in range(16)]
@@ -37,17 +39,18 @@ def test_invoke_transform_on_test_pipeline(endpoint_factory, creds, tmp_path):
         | ReadParquetTables(str(tmp_path / "*.parquet"), columns, batch_rows=100)
         | InvokeEndpoint(
             InvokeSpec(
-                endpoint,
-                settings,
-                KEY_COLUMNS,
-                prediction_schema(passthrough, "float64"),
-                dead_letter_schema(passthrough),
+                endpoint=endpoint,
+                settings=settings,
+                key_columns=KEY_COLUMNS,
+                prediction_schema=prediction_schema(passthrough, "float64"),
+                dead_letter_schema=dead_letter_schema(passthrough),
             )
         )
     )
     ids = scored[PREDICTIONS] | "Ids" >> _flat_column("id")
     assert_that(ids, equal_to(list(range(1234))), label="EveryRecordOnce")
     dead = scored[DEAD_LETTERS] | "DeadIds" >> _flat_column("id")
+    _ = scored[STATS] | CountStats()
     assert_that(dead, equal_to([]), label="NoDeadLetters")
     result = p.run()
     result.wait_until_finish()
@@ -216,3 +219,28 @@ def test_bad_config_names_the_key_without_traceback(tmp_path):
     assert result.returncode == 0 and '"/nonexistent/*.parquet"' in result.stdout
     result = run_cli("run", "--config", "configs/local.yaml", "--set", "source.path=/nonexistent/*.parquet")
     assert result.returncode == 2 and "matches no files" in result.stderr
+
+
+def test_the_embedded_endpoint_is_called_with_its_own_credentials_and_a_report_lands_where_asked(tmp_path):
+    data = tmp_path / "data"
+    write_sample(str(data), rows=500, files=1)
+    endpoint_config = tmp_path / "endpoint.yaml"
+    endpoint_config.write_text(
+        "credentials: [{access_key_id: alice, secret_access_key: not-test}]\n"
+        "endpoints: [{name: local-demo, variants: [{name: only}]}]\n"
+    )
+    report = tmp_path / "reports" / "night.json"
+    result = run_cli(
+        "run",
+        "--config",
+        "configs/local.yaml",
+        "--no-progress",
+        *local_overrides(tmp_path, data),
+        "--set",
+        f"local_endpoint.config={endpoint_config}",
+        "--set",
+        f"output.report={report}",
+        env={"AWS_ACCESS_KEY_ID": "someone-else", "AWS_SECRET_ACCESS_KEY": "theirs"},  # the user's own, untouched
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(report.read_text())["predictions_out"] == 500

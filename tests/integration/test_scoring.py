@@ -7,11 +7,14 @@ import pyarrow.compute as pc
 import pytest
 
 from pipelines.sample_data import make_table
-from transforms.concurrency import AdaptiveLimiter
-from transforms.outage import EndpointOutage
-from transforms.outputs import dead_letter_schema, prediction_schema
-from transforms.scoring import BatchScorer, EndpointInvoker, make_client
-from transforms.settings import EndpointSettings, InvokeSettings
+from transforms.batching.plan import BatchPlanner
+from transforms.core.rows import dead_letter_schema, prediction_schema
+from transforms.core.settings import EndpointSettings, InvokeSettings
+from transforms.invoke.client import make_client
+from transforms.invoke.concurrency import AdaptiveLimiter
+from transforms.invoke.invoker import EndpointInvoker
+from transforms.invoke.outage import EndpointOutage
+from transforms.invoke.scorer import BatchScorer
 
 pytestmark = pytest.mark.integration
 FEATURES = [f"f{i}" for i in range(16)]
@@ -34,10 +37,9 @@ def scorer(url, passthrough=ID_ONLY, **invoke):
     invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(settings.concurrency), sleep=lambda s: None)
     return BatchScorer(
         invoker,
-        settings,
-        ["id"],
-        prediction_schema(passthrough, settings.prediction_type),
-        dead_letter_schema(passthrough),
+        BatchPlanner(settings, ["id"]),
+        prediction_schema=prediction_schema(passthrough, settings.prediction_type),
+        dead_letter_schema=dead_letter_schema(passthrough),
     )
 
 

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from transforms.codecs import encode
-from transforms.json_rows import json_lines
-from transforms.kafka_codec import Message, MessageDecoder, encode_rows
-from transforms.settings import InvokeSettings
+from transforms.codecs.json_rows import json_lines
+from transforms.codecs.kafka_messages import encode_rows
+from transforms.codecs.requests import encode
+from transforms.core.settings import InvokeSettings
+from transforms.sources.kafka_decode import Message, MessageDecoder
 
 _probes: list[str] = []
 _counting = False

@@ -1,0 +1,85 @@
+"""Checks against the real inputs and outputs before a pipeline is built, so a bad run fails in seconds.
+
+The source is described (Parquet footers, Kafka partition offsets), the config's columns are
+checked against it, and every output location is probed for writing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipelines.config import ConfigError, JobConfig, KafkaSource
+from transforms.core.kafka_group import consumer_config
+from transforms.core.offsets import PartitionRange
+from transforms.core.rows import dead_letter_schema, prediction_schema
+from transforms.sinks.staging import check_writable
+from transforms.sources.kafka_decode import MessageDecoder
+from transforms.sources.kafka_plan import plan_partitions
+from transforms.sources.parquet_files import describe_input
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """The input schema, the records expected (None for a stream), and a Kafka source's partition plan."""
+
+    schema: pa.Schema
+    total: int | None
+    partitions: list[PartitionRange]
+
+
+@dataclass(frozen=True)
+class OutputSchemas:
+    """The columns the invoke step reads, and the schemas of the two outputs."""
+
+    needed: list[str]
+    predictions: pa.Schema
+    dead_letters: pa.Schema
+
+
+def kafka_decoder(source: KafkaSource) -> MessageDecoder:
+    return MessageDecoder(source.value_format, source.value_columns, source.csv_delimiter)
+
+
+def describe_source(config: JobConfig) -> SourceFacts:
+    source = config.source
+    if isinstance(source, KafkaSource):
+        conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
+        bounded = source.mode == "bounded"
+        ranges = plan_partitions(conf, source.topic, source.start, source.start_timestamp_ms, bounded)
+        total = sum(r.end - r.start for r in ranges) if bounded else None
+        return SourceFacts(kafka_decoder(source).schema, total, ranges)
+    found = describe_input(source.path, config.invoke.input_columns([]))
+    if found.schema is None:
+        raise ConfigError([f"source.path: {source.path} matches no files"])
+    return SourceFacts(found.schema, found.rows, [])
+
+
+def check_outputs_writable(config: JobConfig, run_id: str) -> None:
+    """Probe each output folder's staging location (Kafka outputs need no probe)."""
+    if config.output.format != "kafka":
+        for final in (config.output.predictions, config.output.dead_letters):
+            check_writable(final, run_id)
+
+
+def output_schemas(config: JobConfig, schema: pa.Schema, key_columns: list[str]) -> OutputSchemas:
+    """Check the config's columns against the input ``schema``; raise ConfigError naming the key."""
+    invoke = config.invoke
+    needed = invoke.input_columns(key_columns)
+    unknown = [c for c in needed if c not in schema.names]
+    if unknown:
+        raise ConfigError([f"invoke: columns {unknown} are not in the input (it has {schema.names})"])
+    nested = [
+        f"{c} ({schema.field(c).type})" for c in invoke.feature_columns if pa.types.is_nested(schema.field(c).type)
+    ]
+    if nested and invoke.serializer == "csv":
+        raise ConfigError([f"invoke.feature_columns: CSV cannot carry {nested}; use serializer json or jsonlines"])
+    if invoke.inference_id_column and not pa.types.is_string(kind := schema.field(invoke.inference_id_column).type):
+        raise ConfigError(
+            [f"invoke.inference_id_column: {invoke.inference_id_column!r} is {kind}, not a string column"]
+        )
+    passthrough = pa.schema([schema.field(c) for c in invoke.passthrough_columns])
+    return OutputSchemas(
+        needed, prediction_schema(passthrough, invoke.prediction_type), dead_letter_schema(passthrough)
+    )

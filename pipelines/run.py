@@ -1,0 +1,133 @@
+"""``smscore run``: preflight, the embedded endpoint if asked for, the pipeline, the summary and the verdict."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.build import RunContext, build_pipeline
+from pipelines.config import JobConfig, load_job_config, parse_date
+from pipelines.exits import EXIT_DEAD_LETTERS, EXIT_FAILED, EXIT_OK
+from pipelines.options import pipeline_options
+from pipelines.preflight import check_outputs_writable, describe_source
+from pipelines.progress_display import ProgressDisplay
+from pipelines.report import read_report, render_summary, write_report
+from transforms.invoke.client import StaticCredentials
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    """What ``smscore run`` was asked: the config, the date, overrides, where to copy the report, Beam flags."""
+
+    config: str
+    date: str | None
+    overrides: list[str]
+    report: str | None
+    progress: bool
+    beam_args: list[str]
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    config: JobConfig  # pointing at the embedded endpoint when one was started
+    credentials: StaticCredentials | None
+
+
+@contextlib.contextmanager
+def _embedded_endpoint(config: JobConfig) -> Iterator[_Endpoint]:
+    """Start the bundled endpoint when the config asks for it; its keys go to the client, not the environment."""
+    if not config.local_endpoint.enabled or config.endpoint.endpoint_url:
+        yield _Endpoint(config, None)
+        return
+    from local_endpoint.cli import endpoint_process
+
+    with endpoint_process(config.local_endpoint.config) as handle:
+        print(f"local endpoint: {handle.url}", file=sys.stderr)
+        endpoint = config.endpoint.model_copy(update={"endpoint_url": handle.url})
+        yield _Endpoint(
+            config.model_copy(update={"endpoint": endpoint}),
+            StaticCredentials(handle.access_key_id, handle.secret_access_key),
+        )
+
+
+def run(request: RunRequest) -> int:
+    date = parse_date(request.date)
+    config = load_job_config(request.config, date, request.overrides)
+    options = pipeline_options([*config.job.beam_args, *request.beam_args], config.streaming)
+    FileSystems.set_options(options)  # s3:// and gs:// need their options before the input is listed
+    facts = describe_source(config)
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    check_outputs_writable(config, run_id)
+    started = time.monotonic()
+    with _embedded_endpoint(config) as endpoint, ProgressDisplay(facts.total, enabled=request.progress) as progress:
+        config = endpoint.config
+        ctx = RunContext(
+            input_schema=facts.schema,
+            run_id=run_id,
+            date=date,
+            progress_address=progress.address,
+            partitions=facts.partitions,
+            credentials=endpoint.credentials,
+        )
+        if config.streaming:
+            return _run_until_stopped(config, ctx, options)
+        with beam.Pipeline(options=options) as p:
+            build_pipeline(p, config, ctx)
+    return _verdict(config, request, time.monotonic() - started)
+
+
+def _verdict(config: JobConfig, request: RunRequest, elapsed: float) -> int:
+    """Print the summary, copy the report, and turn the run's counts into an exit status."""
+    report = read_report(config)
+    report["elapsed_seconds"] = round(elapsed, 3)
+    report["outputs"] = {"predictions": config.output.predictions, "dead letters": config.output.dead_letters}
+    print(render_summary(report, elapsed))
+    if request.report:
+        write_report(report, request.report)
+        print(f"  report        {request.report}")
+    if not report["accounted"]:
+        print("smscore: records_in != predictions_out + dead_letters_out", file=sys.stderr)
+        return EXIT_FAILED
+    fraction = report["dead_letters_out"] / report["records_in"] if report["records_in"] else 0.0
+    if fraction > config.job.max_dead_letter_fraction:
+        print(
+            f"smscore: dead-letter fraction {fraction:.4f} exceeds job.max_dead_letter_fraction "
+            f"{config.job.max_dead_letter_fraction}",
+            file=sys.stderr,
+        )
+        return EXIT_DEAD_LETTERS
+    return EXIT_OK
+
+
+def _run_until_stopped(config: JobConfig, ctx: RunContext, options: Any) -> int:
+    """Run a streaming job until SIGINT/SIGTERM, then cancel it; committed offsets say where to resume."""
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, config, ctx)
+    result = p.run()
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        print("\nsmscore: stopping the stream; uncommitted records are read again by the next run", file=sys.stderr)
+        # The in-process workers' gRPC threads die with the runner; their farewells are noise.
+        threading.excepthook = lambda _args: None
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        with contextlib.suppress(Exception):
+            result.cancel()
+    return EXIT_OK

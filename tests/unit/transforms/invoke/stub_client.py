@@ -1,0 +1,57 @@
+"""A stub InvokeEndpoint client for unit tests of the invoke logic: pure logic, no network.
+
+It answers CSV bodies with one score per line (the first feature doubled), and fails the way
+SageMaker does (botocore ``ClientError`` with the modeled fields) when a body holds a poison value
+or while scripted failures last. The real endpoint is exercised over HTTP by the integration tests.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+POISON = "-1.0"
+
+
+def model_error(original_status: int) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ModelError", "Message": f"Received client error ({original_status}) from model"},
+            "ResponseMetadata": {"HTTPStatusCode": 424},
+            "OriginalStatusCode": original_status,
+            "OriginalMessage": "cannot score this record",
+            "LogStreamArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/e",
+        },
+        "InvokeEndpoint",
+    )
+
+
+def service_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "InvokeEndpoint"
+    )
+
+
+class StubClient:
+    """``invoke_endpoint(**params)`` as boto3's client has it; records every call's parameters."""
+
+    def __init__(self, failures: list[Exception] | None = None, poison_status: int = 400) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.failures = list(failures or [])  # raised first, one per call
+        self.poison_status = poison_status
+
+    def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(params)
+        if self.failures:
+            raise self.failures.pop(0)
+        lines = params["Body"].decode().splitlines()
+        if any(line.split(",")[0] == POISON for line in lines):
+            raise model_error(self.poison_status)
+        scores = "\n".join(str(2 * float(line.split(",")[0])) for line in lines) + "\n"
+        return {
+            "Body": io.BytesIO(scores.encode()),
+            "ContentType": "text/csv",
+            "InvokedProductionVariant": "variant-a",
+        }

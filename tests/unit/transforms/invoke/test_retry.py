@@ -1,0 +1,53 @@
+"""The one retry policy, with an injected sleep: tests never wait."""
+
+import botocore.exceptions
+import pytest
+
+from transforms.core.settings import RetrySettings
+from transforms.invoke.retry import InvokeFailed, RetryPolicy
+
+POLICY = RetrySettings()
+
+
+def client_error(code, status, **extra):
+    response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}, **extra}
+    return botocore.exceptions.ClientError(response, "InvokeEndpoint")
+
+
+def _flaky(failures):
+    calls = {"n": 0}
+
+    def fn():
+        calls["n"] += 1
+        if calls["n"] <= len(failures):
+            raise failures[calls["n"] - 1]
+        return "ok"
+
+    return fn, calls
+
+
+def test_retries_until_success_with_injected_sleep():
+    sleeps = []
+    seen = []
+    fn, calls = _flaky([client_error("ThrottlingException", 400), client_error("InternalFailure", 500)])
+    result = RetryPolicy(RetrySettings(max_backoff_seconds=3), sleep=sleeps.append).call(fn, on_error=seen.append)
+    assert (result.value, result.attempts, calls["n"]) == ("ok", 3, 3)
+    assert len(sleeps) == 2 and all(0 <= s <= 3 for s in sleeps)
+    assert [i.error_class for i in seen] == ["ThrottlingException", "InternalFailure"]
+
+
+def test_non_retryable_fails_at_once():
+    sleeps = []
+    fn, calls = _flaky([client_error("ValidationError", 400)])
+    with pytest.raises(InvokeFailed) as info:
+        RetryPolicy(POLICY, sleep=sleeps.append).call(fn)
+    assert (info.value.attempts, calls["n"], sleeps) == (1, 1, [])
+    assert info.value.info.error_class == "ValidationError"
+
+
+def test_gives_up_after_max_attempts():
+    sleeps = []
+    fn, calls = _flaky([client_error("ServiceUnavailable", 503)] * 10)
+    with pytest.raises(InvokeFailed) as info:
+        RetryPolicy(RetrySettings(max_attempts=4), sleep=sleeps.append).call(fn)
+    assert (info.value.attempts, calls["n"], len(sleeps)) == (4, 4, 3)

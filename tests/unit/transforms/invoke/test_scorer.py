@@ -1,0 +1,97 @@
+"""Scoring a batch with a stub client: bisection isolates bad records, retries recover, every record is accounted."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from tests.unit.transforms.invoke.stub_client import POISON, StubClient, service_error
+from transforms.batching.plan import BatchPlanner
+from transforms.core.rows import dead_letter_schema, prediction_schema
+from transforms.core.settings import EndpointSettings, InvokeSettings
+from transforms.invoke.concurrency import AdaptiveLimiter
+from transforms.invoke.invoker import EndpointInvoker
+from transforms.invoke.scorer import BatchScorer
+
+PASSTHROUGH = pa.schema([pa.field("id", pa.int64())])
+
+
+def scorer(client: StubClient, **invoke) -> tuple[BatchScorer, list[float]]:
+    settings = InvokeSettings(
+        feature_columns=["x"], passthrough_columns=["id"], id_columns=["id"], **{"max_records": 8, **invoke}
+    )
+    endpoint = EndpointSettings(name="e")
+    slept: list[float] = []
+    invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(4), sleep=slept.append)
+    planner = BatchPlanner(settings, ["id"])
+    return (
+        BatchScorer(
+            invoker,
+            planner,
+            prediction_schema=prediction_schema(PASSTHROUGH, "float64"),
+            dead_letter_schema=dead_letter_schema(PASSTHROUGH),
+        ),
+        slept,
+    )
+
+
+def score(s: BatchScorer, table: pa.Table):
+    plan = s.plan(table)
+    return s.assemble(plan, [s.score_range(plan, a, b) for a, b in plan.ranges])
+
+
+def table(values: list[float]) -> pa.Table:
+    return pa.table({"x": values, "id": list(range(len(values)))})
+
+
+def test_a_clean_batch_is_scored_in_max_records_requests_with_its_metadata():
+    client = StubClient()
+    batch = score(scorer(client)[0], table([float(i) for i in range(20)]))
+    assert batch.dead_letters is None and batch.stats.records_in == batch.stats.predictions_out == 20
+    assert [len(c["Body"].splitlines()) for c in client.calls] == [8, 8, 4]
+    assert batch.predictions.column("prediction").to_pylist() == [2.0 * i for i in range(20)]
+    assert set(batch.predictions.column("invoked_variant").to_pylist()) == {"variant-a"}
+    assert batch.predictions.column("attempts").to_pylist() == [1] * 20
+
+
+def test_a_model_error_4xx_bisects_until_the_bad_record_stands_alone():
+    client = StubClient()
+    values = [float(i) for i in range(8)]
+    values[5] = float(POISON)
+    batch = score(scorer(client)[0], table(values))
+    assert batch.stats.predictions_out == 7 and batch.stats.dead_letters_out == 1
+    dead = batch.dead_letters.to_pylist()[0]
+    assert dead["id"] == 5 and dead["error_class"] == "ModelError" and dead["model_original_status"] == 400
+    assert dead["payload"] == b"-1.0\n" and dead["attempts"] == 1
+    assert len(client.calls) == 1 + 2 + 2 + 2  # 8 -> 4+4 -> 2+2 (of the bad half) -> 1+1 (of the bad pair)
+    alone = [c for c in client.calls if c["Body"] == b"-1.0\n"]
+    assert [c["InferenceId"] for c in alone] == [dead["inference_id"]]  # alone, a record is sent under its own id
+
+
+def test_throttles_and_service_faults_are_retried_with_the_injected_sleep():
+    client = StubClient([service_error("ThrottlingException", 400), service_error("ServiceUnavailable", 503)])
+    s, slept = scorer(client)
+    batch = score(s, table([1.0, 2.0]))
+    assert batch.stats.predictions_out == 2 and batch.stats.retries == 2 and batch.stats.throttles == 1
+    assert len(slept) == 2 and len(client.calls) == 3
+    assert batch.predictions.column("attempts").to_pylist() == [3, 3]
+    assert len({c["InferenceId"] for c in client.calls}) == 1  # a retry sends the same id
+
+
+def test_retries_exhausted_become_dead_letters_of_every_record_of_the_request():
+    client = StubClient([service_error("InternalFailure", 500)] * 3)
+    batch = score(scorer(client, retry={"max_attempts": 3, "abort_after_endpoint_failures": 0})[0], table([1.0, 2.0]))
+    assert batch.stats.dead_letters_out == 2 and batch.stats.dead_letters_by_class == {"InternalFailure": 2}
+    assert batch.dead_letters.column("attempts").to_pylist() == [3, 3]
+
+
+@pytest.mark.parametrize("refused_at", [0, 3, 7])
+def test_a_record_the_serializer_refuses_is_never_sent_and_its_neighbours_are(refused_at):
+    client = StubClient()
+    values = pa.array([f"{i}.5" for i in range(8)], pa.string())
+    values = pa.array([v if i != refused_at else "1,5" for i, v in enumerate(values.to_pylist())], pa.string())
+    batch = score(scorer(client)[0], pa.table({"x": values, "id": list(range(8))}))
+    assert batch.stats.predictions_out == 7 and batch.stats.dead_letters_out == 1
+    dead = batch.dead_letters.to_pylist()[0]
+    assert dead["id"] == refused_at and dead["error_class"] == "EncodeError" and dead["attempts"] == 0
+    assert all("1,5" not in c["Body"].decode() for c in client.calls)

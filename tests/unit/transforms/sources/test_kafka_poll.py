@@ -1,0 +1,69 @@
+"""Poll batches close when full, at their range's end, or max_wait_ms after they began."""
+
+
+class FakeMessage:
+    def __init__(self, offset: int) -> None:
+        self._offset = offset
+
+    def error(self):
+        return None
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self):
+        return (1, 0)
+
+    def topic(self) -> str:
+        return "t"
+
+    def partition(self) -> int:
+        return 0
+
+    def key(self):
+        return None
+
+    def value(self) -> bytes:
+        return b"{}"
+
+    def headers(self):
+        return None
+
+
+class TrickleConsumer:
+    """Hands out one message per consume() call and lets `step` seconds pass on a fake clock."""
+
+    def __init__(self, clock: list[float], step: float) -> None:
+        self.clock, self.step, self.next, self.timeouts = clock, step, 0, []
+
+    def consume(self, num: int, timeout: float):
+        self.timeouts.append(timeout)
+        self.clock[0] += min(self.step, timeout)
+        if self.step > timeout:
+            return []
+        self.next += 1
+        return [FakeMessage(self.next - 1)]
+
+
+def test_a_batch_closes_at_max_wait_even_if_not_full():
+    from transforms.sources.kafka_poll import poll_batch
+
+    now = [0.0]
+    consumer = TrickleConsumer(now, step=0.1)
+    batch = poll_batch(consumer, max_records=500, max_wait_ms=450, stop_before=2**63 - 1, clock=lambda: now[0])
+    assert [m.offset for m in batch] == [0, 1, 2, 3]  # 4 arrivals within 450 ms, then the batch closes
+    assert now[0] <= 0.45 + 1e-9 and max(consumer.timeouts) <= 0.45
+
+
+def test_a_batch_closes_when_full_or_at_the_end_of_its_range():
+    from transforms.sources.kafka_poll import poll_batch
+
+    now = [0.0]
+    full = poll_batch(
+        TrickleConsumer(now, 0.001), max_records=3, max_wait_ms=1000, stop_before=100, clock=lambda: now[0]
+    )
+    assert [m.offset for m in full] == [0, 1, 2]
+    bounded = poll_batch(
+        TrickleConsumer(now, 0.001), max_records=10, max_wait_ms=1000, stop_before=2, clock=lambda: now[0]
+    )
+    assert [m.offset for m in bounded] == [0, 1]

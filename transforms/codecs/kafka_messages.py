@@ -1,0 +1,38 @@
+"""Output rows -> Kafka messages: the input key, a JSON value rendered in Arrow, id and variant headers."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, cast
+
+import pyarrow as pa
+
+from transforms.codecs.arrow_lines import values_as_bytes
+from transforms.codecs.json_rows import json_objects
+
+
+class OutputMessage(NamedTuple):
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, str | bytes | None]]
+
+
+# Columns that are the message itself, not facts about the prediction: kept out of the output value.
+_NOT_IN_VALUE = frozenset({"kafka_key", "kafka_value", "kafka_headers"})
+
+
+def encode_rows(table: pa.Table) -> list[OutputMessage]:
+    """One output message per row: the input key, a JSON value, and id/variant headers."""
+    rows, names = table.num_rows, table.column_names
+    keys = _column_bytes(table, "kafka_key") if "kafka_key" in names else [None] * rows
+    objects = json_objects(table.select([c for c in names if c not in _NOT_IN_VALUE]))
+    values = cast(list[bytes], values_as_bytes(objects))  # json_objects has no nulls
+    ids = _column_bytes(table, "inference_id")
+    variants = _column_bytes(table, "invoked_variant") if "invoked_variant" in names else [None] * rows
+    return [
+        OutputMessage(key, value, [("inference_id", i), ("invoked_variant", v)] if v else [("inference_id", i)])
+        for key, value, i, v in zip(keys, values, ids, variants, strict=True)
+    ]
+
+
+def _column_bytes(table: pa.Table, name: str) -> list[bytes | None]:
+    return values_as_bytes(table.column(name).combine_chunks())

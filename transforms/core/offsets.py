@@ -1,0 +1,87 @@
+"""The offset protocol between the Kafka reader, the sinks and the committer, as typed messages.
+
+The reader says which offsets a poll batch covers (:class:`Manifest`); each sink says which
+offsets it has made durable (:class:`Acks`); the committer moves a partition's committed offset
+only over batches every record of which is acknowledged. Between stages they travel as JSON
+text keyed by partition, because Prism decodes only Beam's standard coders.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import NamedTuple
+
+END_OF_PARTITION = 2**63 - 1
+
+
+class PartitionId(NamedTuple):
+    topic: str
+    partition: int
+
+    @property
+    def key(self) -> str:
+        """The partition as the key of a keyed PCollection (the committer's state is per key)."""
+        return json.dumps([self.topic, self.partition])
+
+    @classmethod
+    def from_key(cls, key: str) -> PartitionId:
+        topic, partition = json.loads(key)
+        return cls(topic, partition)
+
+
+class PartitionRange(NamedTuple):
+    """Offsets ``[start, end)`` of one partition; ``end`` is END_OF_PARTITION when streaming."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+    @property
+    def id(self) -> PartitionId:
+        return PartitionId(self.topic, self.partition)
+
+    def encode(self) -> str:
+        return json.dumps(list(self))
+
+    @classmethod
+    def decode(cls, text: str) -> PartitionRange:
+        topic, partition, start, end = json.loads(text)
+        return cls(topic, partition, start, end)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A poll batch covers every offset in ``[first, next)`` of one partition with ``records`` records."""
+
+    first: int
+    next: int
+    records: int
+
+
+@dataclass(frozen=True)
+class Acks:
+    """Offsets of one partition whose outputs a sink has made durable."""
+
+    offsets: tuple[int, ...]
+
+
+OffsetMessage = Manifest | Acks
+
+
+def encode_offset_message(partition: PartitionId, message: OffsetMessage) -> tuple[str, str]:
+    """(partition key, JSON text) for the committer."""
+    if isinstance(message, Manifest):
+        body: dict[str, list[int]] = {"manifest": [message.first, message.next, message.records]}
+    else:
+        body = {"acks": list(message.offsets)}
+    return partition.key, json.dumps(body)
+
+
+def decode_offset_message(text: str) -> OffsetMessage:
+    body = json.loads(text)
+    if "manifest" in body:
+        first, next_offset, records = body["manifest"]
+        return Manifest(first, next_offset, records)
+    return Acks(tuple(body["acks"]))

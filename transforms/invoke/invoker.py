@@ -1,0 +1,107 @@
+"""One InvokeEndpoint call under the retry policy, the adaptive concurrency limit and the outage breaker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from transforms.codecs.responses import parse_predictions
+from transforms.core.errors import ErrorInfo
+from transforms.core.rows import ResponseMeta
+from transforms.core.settings import EndpointSettings, InvokeSettings
+from transforms.core.stats import RunStats
+from transforms.invoke.concurrency import AdaptiveLimiter
+from transforms.invoke.outage import OutageBreaker
+from transforms.invoke.retry import InvokeFailed, RetryPolicy
+
+_JOB_FIELDS = {
+    "CustomAttributes": "custom_attributes",
+    "TargetModel": "target_model",
+    "TargetVariant": "target_variant",
+    "TargetContainerHostname": "target_container_hostname",
+    "EnableExplanations": "enable_explanations",
+    "InferenceComponentName": "inference_component_name",
+    "SessionId": "session_id",
+}
+
+
+@dataclass(frozen=True)
+class Scored:
+    predictions: pa.Array
+    meta: ResponseMeta
+
+
+class EndpointInvoker:
+    """One InvokeEndpoint call under the retry policy and the adaptive concurrency limit."""
+
+    def __init__(
+        self,
+        client: Any,
+        endpoint: EndpointSettings,
+        settings: InvokeSettings,
+        limiter: AdaptiveLimiter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self.settings = settings
+        self.limiter = limiter
+        self.policy = RetryPolicy(settings.retry, sleep=sleep)
+        self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
+        fields = settings.fields
+        self._base: dict[str, str] = {
+            "EndpointName": endpoint.name,
+            "ContentType": settings.content_type,
+            "Accept": settings.accept,
+        }
+        self._base.update({p: getattr(fields, a) for p, a in _JOB_FIELDS.items() if getattr(fields, a) is not None})
+
+    def invoke(
+        self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats
+    ) -> Scored:
+        params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
+
+        def attempt() -> tuple[pa.Array, dict[str, Any], float]:
+            stats.requests += 1
+            with self.limiter:
+                start = time.perf_counter()
+                response = self.client.invoke_endpoint(**params)
+                payload = response["Body"].read()
+                latency_ms = (time.perf_counter() - start) * 1000.0
+            self.limiter.on_success()
+            return (
+                parse_predictions(payload, response.get("ContentType"), expected, self.settings),
+                response,
+                latency_ms,
+            )
+
+        def on_error(info: ErrorInfo) -> None:
+            stats.errors[info.error_class] += 1
+            if info.throttle:
+                stats.throttles += 1
+                self.limiter.on_throttle()
+
+        self.breaker.check()
+        try:
+            result = self.policy.call(attempt, on_error=on_error)
+        except InvokeFailed as failed:
+            stats.retries += failed.attempts - 1
+            self.breaker.failed(failed.info)
+            raise
+        self.breaker.answered()
+        stats.retries += result.attempts - 1
+        predictions, response, latency_ms = result.value
+        meta = ResponseMeta(
+            variant=response.get("InvokedProductionVariant"),
+            content_type=response.get("ContentType"),
+            custom_attributes=response.get("CustomAttributes"),
+            new_session_id=response.get("NewSessionId"),
+            closed_session_id=response.get("ClosedSessionId"),
+            attempts=result.attempts,
+            latency_ms=round(latency_ms, 3),
+        )
+        return Scored(predictions, meta)

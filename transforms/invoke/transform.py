@@ -1,0 +1,124 @@
+"""The invoke transform: Arrow batches in; prediction, dead-letter and stats outputs out.
+
+The DoFn is thin: the client, thread pool and scorer are built in ``setup()`` on the worker
+(never pickled), requests of several batches are in flight at once, and everything that
+decides anything lives in plain modules (:mod:`transforms.batching.plan`,
+:mod:`transforms.invoke.scorer`).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.utils.windowed_value import WindowedValue
+
+from transforms.batching.plan import BatchPlan, BatchPlanner
+from transforms.core.settings import EndpointSettings, InvokeSettings
+from transforms.invoke.client import StaticCredentials, make_client
+from transforms.invoke.concurrency import AdaptiveLimiter
+from transforms.invoke.invoker import EndpointInvoker
+from transforms.invoke.progress_sender import ProgressSender
+from transforms.invoke.scorer import BatchScorer, ScoredBatch, ScoredPart
+from transforms.totals import NAMESPACE
+
+PREDICTIONS = "predictions"
+DEAD_LETTERS = "dead_letters"
+STATS = "stats"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvokeSpec:
+    """Everything a worker needs to build its scorer; pickled with the DoFn (no client inside)."""
+
+    endpoint: EndpointSettings
+    settings: InvokeSettings
+    key_columns: list[str]
+    prediction_schema: pa.Schema
+    dead_letter_schema: pa.Schema
+    progress_address: str | None = None
+    credentials: StaticCredentials | None = None  # the local endpoint's keys; else boto3's chain
+
+
+class _InvokeEndpointFn(beam.DoFn):
+    def __init__(self, spec: InvokeSpec) -> None:
+        self.spec = spec
+        self._client: Any = None
+
+    def setup(self) -> None:
+        spec = self.spec
+        concurrency = spec.settings.concurrency
+        self._client = make_client(spec.endpoint, concurrency, spec.credentials)
+        limiter = AdaptiveLimiter(concurrency, spec.settings.adaptive_concurrency)
+        self._scorer = BatchScorer(
+            EndpointInvoker(self._client, spec.endpoint, spec.settings, limiter),
+            BatchPlanner(spec.settings, spec.key_columns),
+            prediction_schema=spec.prediction_schema,
+            dead_letter_schema=spec.dead_letter_schema,
+        )
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invoke")
+        self._progress = ProgressSender(spec.progress_address)
+        # Per request; Beam metrics are per thread, so they are updated here, not in the pool.
+        self._latency = Metrics.distribution(NAMESPACE, "latency_ms")
+        self._max_pending = 4 * concurrency
+
+    def start_bundle(self) -> None:
+        self._pending: collections.deque[tuple[BatchPlan, list[Future[ScoredPart]], Any, Any]] = collections.deque()
+
+    def process(
+        self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
+    ) -> Iterator[Any]:
+        plan = self._scorer.plan(table)
+        futures = [self._pool.submit(self._scorer.score_range, plan, a, b) for a, b in plan.ranges]
+        self._pending.append((plan, futures, window, timestamp))
+        yield from self._drain(block=False)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._drain(block=True)
+
+    def _drain(self, block: bool) -> Iterator[Any]:
+        """Emit finished batches in arrival order; wait when too many requests are queued."""
+        while self._pending:
+            plan, futures, window, timestamp = self._pending[0]
+            queued = sum(len(f) for _, f, _, _ in self._pending)
+            if not (block or queued > self._max_pending or all(f.done() for f in futures)):
+                return
+            wait(futures)
+            self._pending.popleft()
+            yield from self._emit(self._scorer.assemble(plan, [f.result() for f in futures]), window, timestamp)
+
+    def _emit(self, batch: ScoredBatch, window: Any, timestamp: Any) -> Iterator[Any]:
+        for latency in batch.latencies_ms:
+            self._latency.update(round(latency))
+        self._progress.send(batch.stats.records_in)
+        for tag, table in ((PREDICTIONS, batch.predictions), (DEAD_LETTERS, batch.dead_letters)):
+            if table is not None:
+                yield TaggedOutput(tag, WindowedValue(table, timestamp, (window,)))
+        yield TaggedOutput(STATS, WindowedValue(batch.stats, timestamp, (window,)))
+
+    def teardown(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._client = None
+
+
+class InvokeEndpoint(beam.PTransform):
+    """PCollection[pa.Table] -> tagged ``predictions``, ``dead_letters`` (pa.Table) and ``stats`` (RunStats).
+
+    Every input record appears in exactly one prediction or dead-letter row.
+    """
+
+    def __init__(self, spec: InvokeSpec) -> None:
+        super().__init__()
+        self._fn = _InvokeEndpointFn(spec)
+
+    def expand(self, tables: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS)

@@ -1,0 +1,72 @@
+"""Polling one partition: a consumer per assigned partition, and poll batches closed by size or time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from transforms.sources.kafka_decode import Message, from_confluent
+
+
+class PartitionConsumers:
+    """One confluent consumer per assigned partition, made lazily on the worker, never pickled."""
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
+        self._consumers: dict[tuple[str, int], Any] = {}
+
+    def at(self, topic: str, partition: int, offset: int) -> Any:
+        from confluent_kafka import Consumer, TopicPartition
+
+        key = (topic, partition)
+        consumer = self._consumers.get(key)
+        if consumer is None:
+            consumer = Consumer(self.conf)
+            consumer.assign([TopicPartition(topic, partition, offset)])
+            self._consumers[key] = consumer
+            return consumer
+        if position(consumer, topic, partition) != offset:
+            consumer.seek(TopicPartition(topic, partition, offset))
+        return consumer
+
+    def close(self) -> None:
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
+
+
+def position(consumer: Any, topic: str, partition: int) -> int:
+    """The offset the consumer reads next in this partition."""
+    from confluent_kafka import TopicPartition
+
+    return int(consumer.position([TopicPartition(topic, partition)])[0].offset)
+
+
+def poll_batch(
+    consumer: Any, max_records: int, max_wait_ms: int, stop_before: int, clock: Callable[[], float] = time.monotonic
+) -> list[Message]:
+    """Up to ``max_records`` messages below ``stop_before``, closed ``max_wait_ms`` after the poll began.
+
+    A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    batch: list[Message] = []
+    deadline = clock() + max_wait_ms / 1000
+    while len(batch) < max_records:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        for msg in consumer.consume(max_records - len(batch), timeout=remaining):
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(error)
+            if msg.offset() >= stop_before:
+                return batch
+            batch.append(from_confluent(msg))
+        if batch and batch[-1].offset + 1 >= stop_before:
+            break
+    return batch

@@ -90,6 +90,13 @@ def local_overrides(tmp_path, data):
     ]
 
 
+def run_local(tmp_path, data, *flags, env=None):
+    """configs/local.yaml on ``data``, outputs under ``tmp_path``, with more flags."""
+    return run_cli(
+        "run", "--config", "configs/local.yaml", "--no-progress", *local_overrides(tmp_path, data), *flags, env=env
+    )
+
+
 def test_make_run_path_end_to_end_and_rerun_replaces(tmp_path):
     data = tmp_path / "data"
     write_sample(str(data), rows=3000, files=2)
@@ -155,16 +162,13 @@ def test_refused_credentials_stop_the_run_in_one_line_and_publish_nothing(endpoi
     ep = endpoint_factory(None)
     data = tmp_path / "data"
     write_sample(str(data), rows=20_000, files=1)
-    result = run_cli(
-        "run",
-        "--config",
-        "configs/local.yaml",
-        "--no-progress",
+    result = run_local(
+        tmp_path,
+        data,
         "--set",
         "local_endpoint.enabled=false",
         "--set",
         f"endpoint.endpoint_url={ep.url}",
-        *local_overrides(tmp_path, data),
         env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "wrong", "SMSCORE_LOG_LEVEL": "WARNING"},
     )
     assert result.returncode == 3, result.stderr
@@ -230,12 +234,9 @@ def test_the_embedded_endpoint_is_called_with_its_own_credentials_and_a_report_l
         "endpoints: [{name: local-demo, variants: [{name: only}]}]\n"
     )
     report = tmp_path / "reports" / "night.json"
-    result = run_cli(
-        "run",
-        "--config",
-        "configs/local.yaml",
-        "--no-progress",
-        *local_overrides(tmp_path, data),
+    result = run_local(
+        tmp_path,
+        data,
         "--set",
         f"local_endpoint.config={endpoint_config}",
         "--set",

@@ -255,6 +255,8 @@ def main() -> None:
         show(run_peer("P1", big, args.rows, ep, "bench", 1, 500))
         capped_cfg: dict[str, Any] = {"strategy": "MultiRecord", "max_records": 10, "concurrency": 32}
         show(run_ours("ours-throttled", capped, capped_rows, ep, "bench-capped", **capped_cfg))
+        budget = {**capped_cfg, "max_requests_per_second": args.cap}  # the same cap, known and kept
+        show(run_ours("ours-budget", capped, capped_rows, ep, "bench-capped", **budget))
         show(run_peer("P4-standard", capped, capped_rows, ep, "bench-capped", 32, 10))
         show(run_peer("P4-adaptive", capped, capped_rows, ep, "bench-capped", 32, 10))
 
@@ -274,6 +276,8 @@ def main() -> None:
         "rss_1m_vs_100k": ratio(r["ours-multirecord"].peak_rss_mb, r["ours-multirecord-small"].peak_rss_mb),
         "throttled_goodput_fraction": ratio(ours_t.calls_per_s, args.cap),
         "throttled_retry_fraction": ratio(ours_t.retries, ours_t.ok_calls + ours_t.retries),
+        "budget_goodput_fraction": ratio(r["ours-budget"].calls_per_s, args.cap),
+        "budget_throttled_calls": r["ours-budget"].throttled,
         "P4_standard_goodput_fraction": ratio(r["P4-standard"].calls_per_s, args.cap),
         "P4_adaptive_goodput_fraction": ratio(r["P4-adaptive"].calls_per_s, args.cap),
     }

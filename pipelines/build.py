@@ -46,6 +46,7 @@ class RunContext:
     progress_address: str | None = None
     partitions: list[PartitionRange] = field(default_factory=list)
     credentials: StaticCredentials | None = None  # the embedded local endpoint's keys
+    requests_per_second: float | None = None  # each worker process's share of the job's request budget
 
 
 def _with_kafka_columns(config: JobConfig) -> JobConfig:
@@ -136,6 +137,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             dead_letter_schema=read.schemas.dead_letters,
             progress_address=ctx.progress_address,
             credentials=ctx.credentials,
+            requests_per_second=ctx.requests_per_second,
         )
     )
     dead = (scored[DEAD_LETTERS], *read.dead_letters) | "AllDeadLetters" >> beam.Flatten()

@@ -25,6 +25,8 @@ def configure_logging() -> None:
     if level.upper() != "DEBUG":
         for handler in logging.getLogger().handlers:
             handler.addFilter(without_traceback)
+        # Beam warns when it kills the runner it started (Prism) after a failure we already told in one line.
+        logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
 
 
 def without_traceback(record: logging.LogRecord) -> bool:

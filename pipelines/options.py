@@ -1,4 +1,5 @@
-"""Beam pipeline options for a job: a local runner that never downloads anything, and streaming defaults.
+"""Beam pipeline options for a job, and what they imply: a local runner that never downloads anything,
+streaming defaults, and how many worker processes share the job's request budget.
 
 Batch runs in-process (Beam's DirectRunner would first try Prism, which downloads a binary); a
 stream runs on the Prism binary ``make prism`` built, because the in-process runner never fires
@@ -12,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    DirectOptions,
+    FlinkRunnerOptions,
     PipelineOptions,
     PortableOptions,
     PrismRunnerOptions,
     StandardOptions,
+    WorkerOptions,
 )
+
+from pipelines.config import ConfigError, JobConfig
 
 DEFAULT_CHECKPOINTING_INTERVAL_MS = 10_000
 IN_PROCESS_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
@@ -88,3 +95,62 @@ def _flink_streaming_defaults(options: PipelineOptions) -> None:
         # Otherwise a checkpoint stores bundles in flight as state, and KafkaIO commits their offsets
         # (commit_offset_in_finalize) before their outputs exist: a stop then loses them.
         flink.finish_bundle_before_checkpointing = True
+
+
+def worker_processes(options: PipelineOptions) -> int | None:
+    """How many worker processes may score at once under these options; None where the options do not say.
+
+    A process shares one request budget among its threads and DoFn instances, so this is what the
+    job-wide ``invoke.max_requests_per_second`` is divided by.
+    """
+    runner = options.view_as(StandardOptions).runner
+    environment = options.view_as(PortableOptions).environment_type
+    if runner == IN_PROCESS_RUNNER:
+        direct = options.view_as(DirectOptions)
+        return direct.direct_num_workers if direct.direct_running_mode == "multi_processing" else 1
+    if runner == "PrismRunner" or environment == "LOOPBACK":  # every bundle runs in the launcher's worker
+        return 1
+    if runner == "FlinkRunner":
+        parallelism = options.view_as(FlinkRunnerOptions).parallelism
+        return parallelism if parallelism > 0 else None
+    if runner == "DataflowRunner":
+        return _dataflow_processes(options)
+    return None
+
+
+def _dataflow_processes(options: PipelineOptions) -> int | None:
+    """Workers times SDK processes per worker (one per vCPU, unless no_use_multiple_sdk_containers)."""
+    workers = options.view_as(WorkerOptions)
+    count = workers.max_num_workers or workers.num_workers
+    if not count:
+        return None
+    if "no_use_multiple_sdk_containers" in (options.view_as(DebugOptions).experiments or []):
+        return int(count)
+    vcpus = _vcpus(workers.machine_type)
+    return int(count) * vcpus if vcpus else None
+
+
+def _vcpus(machine_type: str | None) -> int | None:
+    """vCPUs of a Compute Engine machine type: ``n2-standard-8`` -> 8, ``custom-4-16384`` -> 4."""
+    if not machine_type:
+        return None
+    parts = machine_type.rsplit("/", 1)[-1].split("-")
+    number = parts[1] if parts[0] == "custom" and len(parts) > 2 else parts[-1]
+    return int(number) if number.isdigit() else None
+
+
+def request_budget(config: JobConfig, options: PipelineOptions) -> float | None:
+    """Each worker process's share of ``invoke.max_requests_per_second`` (None: no budget)."""
+    cap = config.invoke.max_requests_per_second
+    if cap is None:
+        return None
+    processes = config.invoke.worker_processes or worker_processes(options)
+    if processes is None:
+        runner = options.view_as(StandardOptions).runner
+        raise ConfigError(
+            [
+                f"invoke.worker_processes: {runner}'s options do not say how many worker processes share "
+                "invoke.max_requests_per_second; set it (Dataflow: max_num_workers x vCPUs per worker)"
+            ]
+        )
+    return cap / processes

@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.build import RunContext, build_pipeline
 from pipelines.config import JobConfig, load_job_config, parse_date
 from pipelines.exits import EXIT_DEAD_LETTERS, EXIT_FAILED, EXIT_OK
-from pipelines.options import pipeline_options
+from pipelines.options import pipeline_options, request_budget
 from pipelines.preflight import check_outputs_writable, describe_source
 from pipelines.progress_display import ProgressDisplay
 from pipelines.report import read_report, render_summary, write_report
@@ -67,6 +67,7 @@ def run(request: RunRequest) -> int:
     config = load_job_config(request.config, date, request.overrides)
     options = pipeline_options([*config.job.beam_args, *request.beam_args], config.streaming)
     FileSystems.set_options(options)  # s3:// and gs:// need their options before the input is listed
+    budget = request_budget(config, options)
     facts = describe_source(config)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     check_outputs_writable(config, run_id)
@@ -80,6 +81,7 @@ def run(request: RunRequest) -> int:
             progress_address=progress.address,
             partitions=facts.partitions,
             credentials=endpoint.credentials,
+            requests_per_second=budget,
         )
         if config.streaming:
             return _run_until_stopped(config, ctx, options)

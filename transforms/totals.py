@@ -18,9 +18,16 @@ from transforms.core.stats import RunStats
 NAMESPACE = "smscore"
 
 
+# The counter Beam's own IO connectors and RemoteModelHandler report throttled time in
+# (apache_beam.io.components.adaptive_throttler.ThrottlingSignaler): Dataflow's autoscaler reads it
+# and does not add workers to a step that is waiting on a throttled service.
+THROTTLING_SECONDS = "cumulativeThrottlingSeconds"
+
+
 class _CountFn(beam.DoFn):
     def setup(self) -> None:
         self._counters: dict[str, Any] = {}
+        self._throttled_ms = 0  # not yet reported: the counter counts whole seconds
 
     def _inc(self, name: str, value: int) -> None:
         if value:
@@ -32,6 +39,9 @@ class _CountFn(beam.DoFn):
     def process(self, stats: RunStats) -> Iterator[RunStats]:
         for name, value in stats.counters().items():
             self._inc(name, value)
+        self._throttled_ms += stats.throttled_ms
+        seconds, self._throttled_ms = divmod(self._throttled_ms, 1000)
+        self._inc(THROTTLING_SECONDS, seconds)
         yield stats
 
 

@@ -97,6 +97,10 @@ class InvokeSettings(Strict):
     id_namespace: str = Field("smscore", min_length=1, max_length=31, pattern=r"^[\x21-\x7e]+$")
     concurrency: int = Field(16, ge=1, le=1024)
     adaptive_concurrency: bool = True
+    # A job-wide budget: each worker process gets max_requests_per_second / worker_processes, the
+    # processes the runner may run at once (derived from the runner options unless set here).
+    max_requests_per_second: float | None = Field(None, gt=0)
+    worker_processes: int | None = Field(None, ge=1)
     prediction_type: Literal["float64", "string"] = "float64"
     prediction_field: str | None = None
     fields: RequestFields = RequestFields()

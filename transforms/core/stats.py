@@ -55,6 +55,7 @@ class RunStats:
     requests: int = 0
     retries: int = 0
     throttles: int = 0
+    throttled_ms: int = 0  # backing off after throttles, and waiting for the request budget
     errors: Counter[str] = field(default_factory=Counter)
     dead_letters_by_class: Counter[str] = field(default_factory=Counter)
     variants: dict[str, VariantStats] = field(default_factory=dict)
@@ -69,6 +70,7 @@ class RunStats:
         self.requests += other.requests
         self.retries += other.retries
         self.throttles += other.throttles
+        self.throttled_ms += other.throttled_ms
         self.errors.update(other.errors)
         self.dead_letters_by_class.update(other.dead_letters_by_class)
         for name, variant in other.variants.items():
@@ -84,6 +86,7 @@ class RunStats:
             "requests": self.requests,
             "retries": self.retries,
             "throttles": self.throttles,
+            "throttled_ms": self.throttled_ms,
         }
         counts.update({f"errors_{name}": n for name, n in self.errors.items()})
         counts.update({f"dead_letters_{name}": n for name, n in self.dead_letters_by_class.items()})
@@ -99,6 +102,7 @@ class RunStats:
             "requests": self.requests,
             "retries": self.retries,
             "throttles": self.throttles,
+            "throttled_seconds": round(self.throttled_ms / 1000, 3),
             "errors": dict(sorted(self.errors.items())),
             "dead_letters_by_class": dict(sorted(self.dead_letters_by_class.items())),
             "variants": {

@@ -16,6 +16,7 @@ from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.core.stats import RunStats
 from transforms.invoke.concurrency import AdaptiveLimiter
 from transforms.invoke.outage import OutageBreaker
+from transforms.invoke.rate import RequestRate
 from transforms.invoke.retry import InvokeFailed, RetryPolicy
 
 _JOB_FIELDS = {
@@ -36,7 +37,7 @@ class Scored:
 
 
 class EndpointInvoker:
-    """One InvokeEndpoint call under the retry policy and the adaptive concurrency limit."""
+    """One InvokeEndpoint call under the retry policy, the request budget and the adaptive concurrency limit."""
 
     def __init__(
         self,
@@ -45,11 +46,13 @@ class EndpointInvoker:
         settings: InvokeSettings,
         limiter: AdaptiveLimiter,
         sleep: Callable[[float], None] = time.sleep,
+        rate: RequestRate | None = None,
     ) -> None:
         self.client = client
         self.endpoint = endpoint
         self.settings = settings
         self.limiter = limiter
+        self.rate = rate
         self.policy = RetryPolicy(settings.retry, sleep=sleep)
         self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
         fields = settings.fields
@@ -66,6 +69,8 @@ class EndpointInvoker:
         params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
 
         def attempt() -> tuple[pa.Array, dict[str, Any], float]:
+            if self.rate is not None:  # before taking a concurrency slot: a wait for budget holds none
+                stats.throttled_ms += round(self.rate.acquire() * 1000)
             stats.requests += 1
             with self.limiter:
                 start = time.perf_counter()
@@ -85,9 +90,13 @@ class EndpointInvoker:
                 stats.throttles += 1
                 self.limiter.on_throttle()
 
+        def on_backoff(info: ErrorInfo, seconds: float) -> None:
+            if info.throttle:
+                stats.throttled_ms += round(seconds * 1000)
+
         self.breaker.check()
         try:
-            result = self.policy.call(attempt, on_error=on_error)
+            result = self.policy.call(attempt, on_error=on_error, on_backoff=on_backoff)
         except InvokeFailed as failed:
             stats.retries += failed.attempts - 1
             self.breaker.failed(failed.info)

@@ -18,6 +18,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.utils.shared import Shared
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.batching.plan import BatchPlan, BatchPlanner
@@ -26,6 +27,7 @@ from transforms.invoke.client import StaticCredentials, make_client
 from transforms.invoke.concurrency import AdaptiveLimiter
 from transforms.invoke.invoker import EndpointInvoker
 from transforms.invoke.progress_sender import ProgressSender
+from transforms.invoke.rate import RequestRate
 from transforms.invoke.scorer import BatchScorer, ScoredBatch, ScoredPart
 from transforms.totals import NAMESPACE
 
@@ -45,20 +47,27 @@ class InvokeSpec:
     dead_letter_schema: pa.Schema
     progress_address: str | None = None
     credentials: StaticCredentials | None = None  # the local endpoint's keys; else boto3's chain
+    requests_per_second: float | None = None  # this worker process's share of the job's request budget
 
 
 class _InvokeEndpointFn(beam.DoFn):
     def __init__(self, spec: InvokeSpec) -> None:
         self.spec = spec
         self._client: Any = None
+        self._per_process = Shared()  # what every instance of this DoFn in a worker process shares
 
     def setup(self) -> None:
         spec = self.spec
         concurrency = spec.settings.concurrency
         self._client = make_client(spec.endpoint, concurrency, spec.credentials)
         limiter = AdaptiveLimiter(concurrency, spec.settings.adaptive_concurrency)
+        rate = spec.requests_per_second
+        # Held here: Shared keeps only a weak reference, and the budget lives as long as a DoFn uses it.
+        self._rate = (
+            self._per_process.acquire(lambda: RequestRate(rate), tag=f"request-budget-{rate}") if rate else None
+        )
         self._scorer = BatchScorer(
-            EndpointInvoker(self._client, spec.endpoint, spec.settings, limiter),
+            EndpointInvoker(self._client, spec.endpoint, spec.settings, limiter, rate=self._rate),
             BatchPlanner(spec.settings, spec.key_columns),
             prediction_schema=spec.prediction_schema,
             dead_letter_schema=spec.dead_letter_schema,

@@ -2,6 +2,10 @@
 
 import pytest
 
+from pipelines.config import ConfigError, load_job_config
+from pipelines.options import pipeline_options, request_budget
+from tests.unit.pipelines.job_files import BASE, write
+
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
@@ -22,3 +26,41 @@ def test_flink_batch_is_left_as_given():
 
     options = pipeline_options(["--runner=FlinkRunner"]).view_as(FlinkCheckpointOptions)
     assert (options.checkpointing_interval, options.finish_bundle_before_checkpointing) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("flags", "processes"),
+    [
+        ([], 1),
+        (["--direct_num_workers=4", "--direct_running_mode=multi_processing"], 4),
+        (["--direct_num_workers=4"], 1),  # threads of one process share one budget
+        (["--runner=FlinkRunner", "--parallelism=6", "--environment_type=PROCESS"], 6),
+        (["--runner=FlinkRunner", "--parallelism=6", "--environment_type=LOOPBACK"], 1),
+        (["--runner=FlinkRunner", "--environment_type=PROCESS"], None),
+        (["--runner=DataflowRunner", "--max_num_workers=10", "--machine_type=n2-standard-4"], 40),
+        (["--runner=DataflowRunner", "--num_workers=3", "--machine_type=custom-8-32768"], 24),
+        (["--runner=DataflowRunner", "--max_num_workers=10", "--experiments=no_use_multiple_sdk_containers"], 10),
+        (["--runner=DataflowRunner", "--max_num_workers=10"], None),
+    ],
+)
+def test_worker_processes_that_share_the_request_budget(flags, processes):
+    from pipelines.options import worker_processes
+
+    assert worker_processes(pipeline_options(flags)) == processes
+
+
+def test_each_process_gets_its_share_of_the_request_budget_or_the_key_to_set_is_named(tmp_path):
+    from pipelines.options import pipeline_options
+
+    capped = BASE.replace("passthrough_columns: [id]", "passthrough_columns: [id], max_requests_per_second: 100")
+    config = load_job_config(write(tmp_path, capped))
+    assert request_budget(config, pipeline_options([])) == 100
+    flink = ["--runner=FlinkRunner", "--parallelism=4", "--environment_type=PROCESS"]
+    assert request_budget(config, pipeline_options(flink)) == 25
+    with pytest.raises(ConfigError, match=r"invoke\.worker_processes"):
+        request_budget(config, pipeline_options(["--runner=DataflowRunner"]))
+    stated = capped.replace("max_requests_per_second: 100", "max_requests_per_second: 100, worker_processes: 8")
+    assert (
+        request_budget(load_job_config(write(tmp_path, stated)), pipeline_options(["--runner=DataflowRunner"])) == 12.5
+    )
+    assert request_budget(load_job_config(write(tmp_path, BASE)), pipeline_options([])) is None

@@ -51,3 +51,20 @@ def test_gives_up_after_max_attempts():
     with pytest.raises(InvokeFailed) as info:
         RetryPolicy(RetrySettings(max_attempts=4), sleep=sleeps.append).call(fn)
     assert (info.value.attempts, calls["n"], len(sleeps)) == (4, 4, 3)
+
+
+def test_each_backoff_is_reported_with_the_failure_that_caused_it():
+    slept: list[float] = []
+    backoffs: list[tuple[str, float]] = []
+    policy = RetryPolicy(POLICY, sleep=slept.append)
+    failures = [client_error("ThrottlingException", 400), client_error("ServiceUnavailable", 503)]
+
+    def call() -> str:
+        if failures:
+            raise failures.pop(0)
+        return "ok"
+
+    result = policy.call(call, on_backoff=lambda info, seconds: backoffs.append((info.error_class, seconds)))
+    assert result.attempts == 3
+    assert [c for c, _ in backoffs] == ["ThrottlingException", "ServiceUnavailable"]
+    assert [s for _, s in backoffs] == slept

@@ -74,6 +74,7 @@ def test_throttles_and_service_faults_are_retried_with_the_injected_sleep():
     batch = score(s, table([1.0, 2.0]))
     assert batch.stats.predictions_out == 2 and batch.stats.retries == 2 and batch.stats.throttles == 1
     assert len(slept) == 2 and len(client.calls) == 3
+    assert batch.stats.throttled_ms == round(slept[0] * 1000)  # the backoff after the throttle, not the 503
     assert batch.predictions.column("attempts").to_pylist() == [3, 3]
     assert len({c["InferenceId"] for c in client.calls}) == 1  # a retry sends the same id
 
@@ -95,3 +96,17 @@ def test_a_record_the_serializer_refuses_is_never_sent_and_its_neighbours_are(re
     dead = batch.dead_letters.to_pylist()[0]
     assert dead["id"] == refused_at and dead["error_class"] == "EncodeError" and dead["attempts"] == 0
     assert all("1,5" not in c["Body"].decode() for c in client.calls)
+
+
+def test_the_request_budget_is_taken_before_every_attempt_and_its_waits_count_as_throttled():
+    from transforms.invoke.rate import RequestRate
+
+    now = [0.0]
+    waits: list[float] = []
+    rate = RequestRate(10.0, clock=lambda: now[0], sleep=waits.append)
+    client = StubClient([service_error("ServiceUnavailable", 503)])
+    s, _ = scorer(client, max_records=2)
+    s.invoker.rate = rate
+    batch = score(s, table([1.0, 2.0, 3.0, 4.0]))
+    assert len(client.calls) == 3 and len(waits) == 2  # three attempts at one instant: two waited
+    assert batch.stats.throttled_ms == round(sum(waits) * 1000) == 300

@@ -1,7 +1,9 @@
-"""Flex Template entry point: the template's parameters -> ``smscore run``; other flags go to Beam.
+"""Flex Template entry point: the template's parameters -> ``smscore run --no-wait``; other flags go to Beam.
 
 Dataflow's launcher calls this with ``--config``, ``--date``, ``--overrides`` (``metadata.json``) plus
-its own pipeline options (``--project``, ``--region``, ``--temp_location``...), which Beam receives.
+its own pipeline options (``--project``, ``--region``, ``--temp_location``, ``--job_name``...), which
+Beam receives after the config's own ``job.beam_args`` and so win over them. The job is submitted and
+this exits without waiting, as Google's Flex Template contract asks; the job writes its report itself.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def template_parser() -> argparse.ArgumentParser:
 
 def to_smscore_args(argv: list[str]) -> list[str]:
     args, beam_args = template_parser().parse_known_args(argv)
-    out = ["run", "--config", args.config, "--no-progress"]
+    # A Flex Template launcher submits the job and exits: waiting for the job would hold the launch open.
+    out = ["run", "--config", args.config, "--no-wait"]
     if args.date:
         out += ["--date", args.date]
     for assignment in filter(None, (a.strip() for a in args.overrides.split(";"))):

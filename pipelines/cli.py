@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--report", help="write the JSON run report here (e.g. out/report.json)")
     run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="submit the job and exit without waiting for it (a remote runner; the job writes its own report)",
+    )
     validate = sub.add_parser("validate", help="print the resolved config, or what is wrong with it")
     _common(validate)
     endpoint = sub.add_parser("endpoint", help="the local SageMaker-Runtime-compatible endpoint")
@@ -109,8 +114,9 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
             date=args.date,
             overrides=args.overrides,
             report=args.report,
-            progress=not args.no_progress,
+            progress=not args.no_progress and not args.no_wait,
             beam_args=beam_args,
+            wait=not args.no_wait,
         )
     )
 

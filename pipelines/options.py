@@ -154,3 +154,14 @@ def request_budget(config: JobConfig, options: PipelineOptions) -> float | None:
             ]
         )
     return cap / processes
+
+
+def shares_local_files(options: PipelineOptions) -> bool:
+    """Whether the job's workers see this machine's files: a local runner, or Flink's embedded cluster."""
+    runner = options.view_as(StandardOptions).runner
+    if runner == "DataflowRunner":
+        return False
+    if runner == "FlinkRunner":
+        master = options.view_as(FlinkRunnerOptions).flink_master
+        return master in ("[local]", "[auto]") or master.split(":")[0] in ("localhost", "127.0.0.1")
+    return True

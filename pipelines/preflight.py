@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pipelines.config import ConfigError, JobConfig, KafkaSource
+from pipelines.report import report_file
 from transforms.core.kafka_group import consumer_config
 from transforms.core.offsets import PartitionRange
 from transforms.core.rows import dead_letter_schema, prediction_schema
@@ -83,3 +84,22 @@ def output_schemas(config: JobConfig, schema: pa.Schema, key_columns: list[str])
     return OutputSchemas(
         needed, prediction_schema(passthrough, invoke.prediction_type), dead_letter_schema(passthrough)
     )
+
+
+def check_shared_locations(config: JobConfig, workers_share_our_disk: bool) -> None:
+    """On a runner whose workers do not see this machine's disk, every output and the report must be on a
+    shared store (gs://, s3://): a local path would be written on a worker's disk and read here from ours."""
+    if workers_share_our_disk:
+        return
+    out = config.output
+    paths = {"output.report": report_file(config)}  # Kafka outputs: out/<job>/report.json unless set
+    if out.format != "kafka":
+        paths |= {"output.predictions": out.predictions, "output.dead_letters": out.dead_letters}
+    problems = [
+        f"{key}: {path} is a local path; this runner's workers would write it on their own disks, "
+        "not where it is read (use gs:// or s3://)"
+        for key, path in paths.items()
+        if path is not None and "://" not in path
+    ]
+    if problems:
+        raise ConfigError(problems)

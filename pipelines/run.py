@@ -20,10 +20,10 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.build import RunContext, build_pipeline
 from pipelines.config import JobConfig, load_job_config, parse_date
 from pipelines.exits import EXIT_DEAD_LETTERS, EXIT_FAILED, EXIT_OK
-from pipelines.options import pipeline_options, request_budget
-from pipelines.preflight import check_outputs_writable, describe_source
+from pipelines.options import pipeline_options, request_budget, shares_local_files
+from pipelines.preflight import check_outputs_writable, check_shared_locations, describe_source
 from pipelines.progress_display import ProgressDisplay
-from pipelines.report import read_report, render_summary, write_report
+from pipelines.report import read_report, render_summary, report_location, write_report
 from transforms.invoke.client import StaticCredentials
 
 
@@ -37,6 +37,7 @@ class RunRequest:
     report: str | None
     progress: bool
     beam_args: list[str]
+    wait: bool = True  # False: submit and exit (a Flex Template launcher must not wait for its job)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def run(request: RunRequest) -> int:
     options = pipeline_options([*config.job.beam_args, *request.beam_args], config.streaming)
     FileSystems.set_options(options)  # s3:// and gs:// need their options before the input is listed
     budget = request_budget(config, options)
+    check_shared_locations(config, shares_local_files(options))
     facts = describe_source(config)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     check_outputs_writable(config, run_id)
@@ -83,11 +85,24 @@ def run(request: RunRequest) -> int:
             credentials=endpoint.credentials,
             requests_per_second=budget,
         )
+        if not request.wait:
+            return _submit(config, ctx, options)
         if config.streaming:
             return _run_until_stopped(config, ctx, options)
         with beam.Pipeline(options=options) as p:
             build_pipeline(p, config, ctx)
     return _verdict(config, request, time.monotonic() - started)
+
+
+def _submit(config: JobConfig, ctx: RunContext, options: Any) -> int:
+    """Submit the job and return at once; the job itself writes its report where the launcher can read it."""
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, config, ctx)
+    result = p.run()
+    job_id = result.job_id() if hasattr(result, "job_id") else None
+    where = "" if config.streaming else f"; its report: {report_location(config)}"
+    print(f"smscore: submitted job {job_id or options.get_all_options().get('job_name') or ''}{where}".rstrip())
+    return EXIT_OK
 
 
 def _verdict(config: JobConfig, request: RunRequest, elapsed: float) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 
 import boto3
@@ -71,3 +72,25 @@ def kafka_broker() -> Iterator[str]:
     require(any(DEFAULT_JARS.glob("kafka_2.13-*.jar")), "the Kafka broker jars (.jars/kafka-broker)")
     with running_broker() as broker:
         yield broker.bootstrap
+
+
+@pytest.fixture
+def gcs_server():
+    """A GCS-compatible server (gcp-storage-emulator) with bucket ``lake``; Beam's GCS client is pointed at it."""
+    from gcp_storage_emulator.server import create_server
+    from google.cloud import storage
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="lake")
+    server.start()
+    host = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = host  # google-cloud-storage (used by Beam) honours it
+    yield host, storage.Client.create_anonymous_client()
+    server.stop()
+    if previous is None:
+        del os.environ["STORAGE_EMULATOR_HOST"]
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = previous

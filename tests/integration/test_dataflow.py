@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import os
 import py_compile
+import re
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from pipelines.sample_data import make_table
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration
@@ -85,7 +90,7 @@ def test_flex_template_parameters_match_the_entry_point():
         ["--date", "2026-11-28", "--overrides", "invoke.concurrency=64; endpoint.name=x", "--region=europe-west1"]
     )
     assert args == [
-        "run", "--config", "configs/dataflow.yaml", "--no-progress", "--date", "2026-11-28",
+        "run", "--config", "configs/dataflow.yaml", "--no-wait", "--date", "2026-11-28",
         "--set", "invoke.concurrency=64", "--set", "endpoint.name=x", "--region=europe-west1",
     ]  # fmt: skip
     dockerfile = (ROOT / "dataflow" / "Dockerfile").read_text()
@@ -93,6 +98,35 @@ def test_flex_template_parameters_match_the_entry_point():
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
+
+
+def test_the_flex_template_launcher_submits_and_exits_as_dataflow_runs_it(gcs_server, tmp_path):
+    """The launch command built from metadata.json, run as Dataflow's launcher runs it (--dry_run: not sent)."""
+    host, client = gcs_server
+    buf = io.BytesIO()
+    pq.write_table(make_table(50), buf)
+    client.bucket("lake").blob("features/dt=2026-11-28/part-0.parquet").upload_from_string(buf.getvalue())
+    values = {"config": "configs/dataflow.yaml", "date": "2026-11-28", "overrides": "invoke.concurrency=8"}
+    for parameter in json.loads((ROOT / "dataflow" / "metadata.json").read_text())["parameters"]:
+        assert all(re.match(rx, values[parameter["name"]]) for rx in parameter.get("regexes", []))
+    launcher = [  # what Dataflow's launcher adds; --dry_run and --no_auth keep it on this machine
+        "--project=my-project", "--region=europe-west1", "--temp_location=gs://lake/tmp",
+        "--staging_location=gs://lake/staging", "--job_name=launched-nightly", "--dry_run=True", "--no_auth",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "GCP_PROJECT": "my-project",
+        "GCS_BUCKET": "lake",
+        "SAGEMAKER_ENDPOINT": "churn-prod",
+        "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/scoring",
+        "STORAGE_EMULATOR_HOST": host,
+    }
+    command = [sys.executable, "dataflow/launch.py", *(f"--{k}={v}" for k, v in values.items()), *launcher]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The launcher's job name wins over the config's; the report is where the launcher can read it.
+    assert "submitted job launched-nightly; its report: gs://lake/predictions/dt=2026-11-28/_SUCCESS" in result.stdout
+    assert not list(client.list_blobs("lake", prefix="predictions/")), "submitted, not run: nothing written yet"
 
 
 def test_airflow_dag_compiles():

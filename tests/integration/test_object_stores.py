@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -70,27 +69,6 @@ def test_parquet_from_and_to_s3_and_a_rerun_replaces_the_outputs(s3_server):
     table = pq.read_table(io.BytesIO(body))
     assert sorted(table.column("id").to_pylist()) == list(range(600))
     assert not keys(client, "out/.predictions.staging")  # nothing left behind
-
-
-@pytest.fixture
-def gcs_server():
-    from gcp_storage_emulator.server import create_server
-    from google.cloud import storage
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="lake")
-    server.start()
-    host = f"http://127.0.0.1:{port}"
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = host  # google-cloud-storage (used by Beam) honours it
-    yield host, storage.Client.create_anonymous_client()
-    server.stop()
-    if previous is None:
-        del os.environ["STORAGE_EMULATOR_HOST"]
-    else:
-        os.environ["STORAGE_EMULATOR_HOST"] = previous
 
 
 def test_parquet_from_and_to_gcs(gcs_server):

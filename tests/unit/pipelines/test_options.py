@@ -64,3 +64,19 @@ def test_each_process_gets_its_share_of_the_request_budget_or_the_key_to_set_is_
         request_budget(load_job_config(write(tmp_path, stated)), pipeline_options(["--runner=DataflowRunner"])) == 12.5
     )
     assert request_budget(load_job_config(write(tmp_path, BASE)), pipeline_options([])) is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "shared"),
+    [
+        ([], True),
+        (["--runner=FlinkRunner", "--flink_master=[local]"], True),
+        (["--runner=FlinkRunner", "--flink_master=localhost:8081"], True),
+        (["--runner=FlinkRunner", "--flink_master=flink.internal:8081"], False),
+        (["--runner=DataflowRunner"], False),
+    ],
+)
+def test_which_runners_write_where_this_machine_reads(flags, shared):
+    from pipelines.options import shares_local_files
+
+    assert shares_local_files(pipeline_options(flags)) is shared

@@ -27,6 +27,7 @@ from transforms.sources import kafka_read
 from transforms.sources.kafka_batch import DeadLetterSpec, ReaderSpec
 from transforms.sources.kafka_decode import KAFKA_KEY_COLUMNS
 from transforms.sources.kafka_java import ReadKafkaJava, expansion_service
+from transforms.sources.kafka_plan import start_read_time_ms
 from transforms.sources.kafka_read import ReadKafkaTables
 from transforms.sources.parquet import ReadParquetTables
 from transforms.sources.parquet_files import KEY_COLUMNS, with_source_keys
@@ -45,6 +46,7 @@ class RunContext:
     date: str
     progress_address: str | None = None
     partitions: list[PartitionRange] = field(default_factory=list)
+    planned_at_ms: int = 0  # when the partitions were planned: where `start: latest` begins
     credentials: StaticCredentials | None = None  # the embedded local endpoint's keys
     requests_per_second: float | None = None  # each worker process's share of the job's request budget
 
@@ -99,7 +101,10 @@ def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: R
     if source.reader == "java":  # KafkaIO commits its own offsets when checkpoints finalize
         bounded_total = sum(r.end - r.start for r in ctx.partitions) if source.mode == "bounded" else None
         service = expansion_service(source.expansion_service_jar, source.java_environment)
-        read = p | "ReadKafka" >> ReadKafkaJava(spec, source.topic, service, bounded_total)
+        start = start_read_time_ms(source.start, source.start_timestamp_ms, ctx.planned_at_ms)
+        read = p | "ReadKafka" >> ReadKafkaJava(
+            spec, source.topic, service, max_records_total=bounded_total, start_read_time_ms=start
+        )
         manifests, consumer = [], None
     else:
         read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, config.streaming)

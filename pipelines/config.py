@@ -76,8 +76,6 @@ class KafkaSource(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> KafkaSource:
-        if self.reader == "java" and self.start in ("earliest", "latest"):
-            raise ValueError("reader 'java' starts from the group's committed offsets or a timestamp only")
         if self.value_format != "raw" and not self.value_columns:
             raise ValueError(f"value_format '{self.value_format}' needs value_columns: name -> type of each field")
         clash = sorted(set(self.value_columns) & set(MESSAGE_COLUMNS))

@@ -6,6 +6,7 @@ checked against it, and every output location is probed for writing.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ class SourceFacts:
     schema: pa.Schema
     total: int | None
     partitions: list[PartitionRange]
+    planned_at_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,10 @@ def describe_source(config: JobConfig) -> SourceFacts:
     if isinstance(source, KafkaSource):
         conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
         bounded = source.mode == "bounded"
+        planned_at_ms = int(time.time() * 1000)
         ranges = plan_partitions(conf, source.topic, source.start, source.start_timestamp_ms, bounded)
         total = sum(r.end - r.start for r in ranges) if bounded else None
-        return SourceFacts(kafka_decoder(source).schema, total, ranges)
+        return SourceFacts(kafka_decoder(source).schema, total, ranges, planned_at_ms)
     found = describe_input(source.path, config.invoke.input_columns([]))
     if found.schema is None:
         raise ConfigError([f"source.path: {source.path} matches no files"])

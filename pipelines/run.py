@@ -82,6 +82,7 @@ def run(request: RunRequest) -> int:
             date=date,
             progress_address=progress.address,
             partitions=facts.partitions,
+            planned_at_ms=facts.planned_at_ms,
             credentials=endpoint.credentials,
             requests_per_second=budget,
         )

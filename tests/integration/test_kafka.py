@@ -6,6 +6,7 @@ and reads the outputs back from the broker.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -282,6 +283,26 @@ def test_java_kafkaio_reader_on_flink_bounded(kafka_broker, tmp_path):
     seen = offsets_of(topics.read(topics.predictions, 196)) + offsets_of(topics.read(topics.dlq, 4))
     assert len(seen) == 200
     assert topics.committed() == topics.ends()  # KafkaIO committed on finalize
+
+
+@pytest.mark.flink
+def test_java_kafkaio_reader_starts_at_a_timestamp(kafka_broker, tmp_path):
+    require_flink_and_kafka_io()
+    topics = Topics(kafka_broker, partitions=2)
+    topics.produce(100)
+    time.sleep(1.0)
+    since = dt.datetime.now(dt.UTC)
+    time.sleep(0.2)
+    topics.produce(100, start=100)
+    report = tmp_path / "report.json"
+    overrides = {"output.report": str(tmp_path / "r.json"), "source.start": "timestamp",
+                 "source.start_timestamp": since.isoformat()}  # fmt: skip
+    result = smscore("run", "--config", "configs/kafka-bounded.yaml", "--no-progress", "--report", str(report),
+                     *topics.overrides(**overrides), *FLINK_JAVA_READER)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(report.read_text())["predictions_out"] == 100
+    ids = sorted(json.loads(m.value())["id"] for m in topics.read(topics.predictions, 100))
+    assert ids == list(range(100, 200))  # only what was produced from the timestamp on
 
 
 @pytest.mark.flink

@@ -49,13 +49,20 @@ class ReadKafkaJava(beam.PTransform):
     """Beam's Java ReadFromKafka -> tagged ``tables``, ``dead_letters``, ``stats`` (as ReadKafkaTables)."""
 
     def __init__(
-        self, spec: ReaderSpec, topic: str, service: JavaJarExpansionService, max_records_total: int | None
+        self,
+        spec: ReaderSpec,
+        topic: str,
+        service: JavaJarExpansionService,
+        *,
+        max_records_total: int | None,
+        start_read_time_ms: int | None,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.topic = topic
         self.service = service
         self.max_records_total = max_records_total
+        self.start_read_time_ms = start_read_time_ms  # None: from the group's committed offsets
 
     def expand(self, p: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         conf = {k: str(v) for k, v in self.spec.conf.items() if k != "enable.auto.offset.store"}
@@ -68,6 +75,7 @@ class ReadKafkaJava(beam.PTransform):
                 [self.topic],
                 with_metadata=True,
                 max_num_records=self.max_records_total,
+                start_read_time=self.start_read_time_ms,
                 commit_offset_in_finalize=True,
                 expansion_service=self.service,
             )

@@ -52,3 +52,18 @@ def plan_partitions(
         ]
     finally:
         consumer.close()
+
+
+def start_read_time_ms(start: Start, start_timestamp_ms: int | None, now_ms: int) -> int | None:
+    """Where Beam's Java KafkaIO starts, as the only start it takes: a timestamp (None: the group's commits).
+
+    ``earliest`` is the first record at or after the epoch; ``latest`` the first record produced from the
+    launch on, as this reader plans a bounded run's end at the launch too.
+    """
+    if start == "committed":
+        return None
+    if start == "earliest":
+        return 0
+    if start == "latest":
+        return now_ms
+    return start_timestamp_ms or 0

@@ -48,6 +48,10 @@ def p1_run_inference(args: argparse.Namespace) -> dict[str, Any]:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     class SageMakerHandler(RemoteModelHandler[dict, PredictionResult, Any]):
+        def __init__(self) -> None:
+            # Beam's defaults otherwise; its default metrics namespace ('') is refused by Beam's own Metrics.
+            super().__init__(namespace="P1")
+
         def create_client(self) -> Any:
             return client(args.url, 1)
 

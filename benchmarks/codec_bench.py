@@ -84,7 +84,10 @@ def _peer_json_lines(table: pa.Table) -> bytes:
 def codec_figures(rows: int = 20_000, batch_sizes: tuple[int, ...] = (500,)) -> list[dict[str, Any]]:
     """Each step over ``rows`` rows, in batches of each size and then in one batch."""
     values = [value for _, value in sample_messages(rows, FEATURES)]
-    messages = [Message("in", 0, i, 1_700_000_000_000, None, v, None) for i, v in enumerate(values)]
+    messages = [
+        Message(topic="in", partition=0, offset=i, timestamp_ms=1_700_000_000_000, key=None, value=v, headers=None)
+        for i, v in enumerate(values)
+    ]
     decoder = MessageDecoder("json", {"id": "int64", **{f"f{j}": "float64" for j in range(FEATURES)}})
     predictions = _predictions(rows)
     figures = []

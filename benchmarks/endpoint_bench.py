@@ -90,7 +90,16 @@ def client_cpu_ms(url: str, body: bytes, seconds: float) -> float:
 def model_cpu_ms(body: bytes, seconds: float) -> float:
     """The demo model alone (parse, score, render) on ``body``: its share of the server's cost."""
     model = DemoModel()
-    invocation = Invocation(body, "text/csv", None, None, None, None, None, "variant-a/0")
+    invocation = Invocation(
+        body=body,
+        content_type="text/csv",
+        accept=None,
+        custom_attributes=None,
+        enable_explanations=None,
+        inference_id=None,
+        session_id=None,
+        instance="variant-a/0",
+    )
     return _cpu_ms_per_call(lambda: model.predict(invocation), seconds)
 
 

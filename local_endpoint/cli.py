@@ -67,7 +67,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EndpointHandle:
     url: str
     pid: int
@@ -95,7 +95,10 @@ def endpoint_process(
             proc.wait(timeout=10)
             raise RuntimeError(f"local endpoint did not start (exit {proc.returncode}): {line.strip()}")
         yield EndpointHandle(
-            line[len(READY_PREFIX) :].split()[0], proc.pid, credential.access_key_id, credential.secret_access_key
+            url=line[len(READY_PREFIX) :].split()[0],
+            pid=proc.pid,
+            access_key_id=credential.access_key_id,
+            secret_access_key=credential.secret_access_key,
         )
     finally:
         proc.terminate()

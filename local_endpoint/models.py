@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-import aiohttp
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +29,7 @@ _SCORE_FORMAT = b"%%.%df" % SCORE_DECIMALS
 _VECTOR_RENDER_FROM = 256  # rows; below this one %-format beats NumPy's per-call cost
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Invocation:
     body: bytes
     content_type: str
@@ -42,7 +41,7 @@ class Invocation:
     instance: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelOutput:
     body: bytes
     content_type: str
@@ -137,9 +136,14 @@ def _session_control_answer(inv: Invocation) -> ModelOutput:
     if request_type == "CLOSE":
         if not inv.session_id or inv.session_id == "NEW_SESSION":
             raise ModelFailure(400, "CLOSE needs an open session id")
-        return ModelOutput(b'{"status": "closed"}', JSON, _echo_attributes(inv), closed_session_id=inv.session_id)
+        return ModelOutput(
+            body=b'{"status": "closed"}',
+            content_type=JSON,
+            custom_attributes=_echo_attributes(inv),
+            closed_session_id=inv.session_id,
+        )
     if request_type == "NEW_SESSION":
-        return ModelOutput(b'{"status": "opened"}', JSON, _echo_attributes(inv))
+        return ModelOutput(body=b'{"status": "opened"}', content_type=JSON, custom_attributes=_echo_attributes(inv))
     raise ModelFailure(400, f"Unknown requestType {request_type!r}")
 
 
@@ -250,51 +254,3 @@ def drop_last_prediction(body: bytes, content_type: str) -> bytes:
         return body
     lines = body.rstrip(b"\n").split(b"\n")
     return b"\n".join(lines[:-1]) + (b"\n" if len(lines) > 1 else b"")
-
-
-class UpstreamContainer:
-    """Forward to a real model container (``POST /invocations``), as SageMaker does."""
-
-    def __init__(self, url: str, timeout_seconds: float) -> None:
-        self.url = url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds + 5)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
-
-    async def ping(self) -> bool:
-        try:
-            async with self._client().get(f"{self.url}/ping") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    async def invoke(self, inv: Invocation) -> ModelOutput:
-        headers = {"Content-Type": inv.content_type, "Accept": inv.accept or "*/*"}
-        optional = {
-            "X-Amzn-SageMaker-Custom-Attributes": inv.custom_attributes,
-            "X-Amzn-SageMaker-Inference-Id": inv.inference_id,
-            "X-Amzn-SageMaker-Session-Id": inv.session_id,
-            "X-Amzn-SageMaker-Enable-Explanations": inv.enable_explanations,
-        }
-        headers.update({k: v for k, v in optional.items() if v is not None})
-        try:
-            async with self._client().post(f"{self.url}/invocations", data=inv.body, headers=headers) as resp:
-                body = await resp.read()
-                if resp.status >= 400:
-                    raise ModelFailure(resp.status, body.decode("utf-8", "replace")[:1024])
-                return ModelOutput(
-                    body=body,
-                    content_type=resp.headers.get("Content-Type", inv.accept or "application/octet-stream"),
-                    custom_attributes=resp.headers.get("X-Amzn-SageMaker-Custom-Attributes"),
-                    closed_session_id=resp.headers.get("X-Amzn-SageMaker-Closed-Session-Id"),
-                )
-        except aiohttp.ClientError as exc:
-            raise ModelFailure(502, f"Upstream container unreachable: {type(exc).__name__}") from None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()

@@ -37,7 +37,7 @@ def java_pattern_to_python(pattern: str) -> re.Pattern[str]:
     return re.compile(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FieldRule:
     member: str
     header: str
@@ -59,7 +59,7 @@ class FieldRule:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Contract:
     request_uri: str
     method: str

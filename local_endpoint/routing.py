@@ -7,8 +7,9 @@ import time
 from local_endpoint.capture import CaptureWriter
 from local_endpoint.config import DemoModelSpec, Endpoint, UpstreamModelSpec, Variant
 from local_endpoint.faults import FaultInjector
-from local_endpoint.models import DemoModel, Model, UpstreamContainer
+from local_endpoint.models import DemoModel, Model
 from local_endpoint.protocol import ServiceError, validation_error
+from local_endpoint.upstream import UpstreamContainer
 
 
 def build_model(spec: DemoModelSpec | UpstreamModelSpec, timeout_seconds: float) -> Model:

@@ -51,7 +51,7 @@ log = logging.getLogger("local_endpoint")
 _PRE_MODEL_FAULTS = frozenset(SIMPLE_ERRORS) | {"model_error", "connection_reset", "stall"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Headers:
     content_type: str
     accept: str | None

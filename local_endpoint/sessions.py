@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from local_endpoint.protocol import validation_error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Session:
     id: str
     endpoint: str
@@ -26,7 +26,13 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
 
     def open(self, endpoint: str, variant: str, instance: int, ttl_seconds: float) -> Session:
-        session = Session(uuid.uuid4().hex, endpoint, variant, instance, self._clock() + ttl_seconds)
+        session = Session(
+            id=uuid.uuid4().hex,
+            endpoint=endpoint,
+            variant=variant,
+            instance=instance,
+            expires_at=self._clock() + ttl_seconds,
+        )
         self._sessions[session.id] = session
         return session
 

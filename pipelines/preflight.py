@@ -22,7 +22,7 @@ from transforms.sources.kafka_plan import plan_partitions
 from transforms.sources.parquet_files import describe_input
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceFacts:
     """The input schema, the records expected (None for a stream), and a Kafka source's partition plan."""
 
@@ -53,11 +53,13 @@ def describe_source(config: JobConfig) -> SourceFacts:
         planned_at_ms = int(time.time() * 1000)
         ranges = plan_partitions(conf, source.topic, source.start, source.start_timestamp_ms, bounded)
         total = sum(r.end - r.start for r in ranges) if bounded else None
-        return SourceFacts(kafka_decoder(source).schema, total, ranges, planned_at_ms)
+        return SourceFacts(
+            schema=kafka_decoder(source).schema, total=total, partitions=ranges, planned_at_ms=planned_at_ms
+        )
     found = describe_input(source.path, config.invoke.input_columns([]))
     if found.schema is None:
         raise ConfigError([f"source.path: {source.path} matches no files"])
-    return SourceFacts(found.schema, found.rows, [])
+    return SourceFacts(schema=found.schema, total=found.rows, partitions=[])
 
 
 def check_outputs_writable(config: JobConfig, run_id: str) -> None:

@@ -70,6 +70,27 @@ def defines_beam_class(tree: ast.AST) -> bool:
     return len(beam_classes) > len(BEAM_BASES)
 
 
+def wide_positional_records(tree: ast.AST) -> list[str]:
+    """Dataclasses of more than three fields that can be built by position (a shifted argument goes unseen)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            target = call.func if call else decorator
+            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            if name != "dataclass":
+                continue
+            kw_only = call is not None and any(
+                k.arg == "kw_only" and isinstance(k.value, ast.Constant) and k.value.value for k in call.keywords
+            )
+            fields = [n for n in node.body if isinstance(n, ast.AnnAssign) and "ClassVar" not in ast.unparse(n)]
+            if len(fields) > 3 and not kw_only:
+                found.append(node.name)
+    return found
+
+
 def stage(module: str) -> str | None:
     return next((s for s in STAGE_IMPORTS if module == s or module.startswith(s + ".")), None)
 
@@ -121,6 +142,10 @@ def test_import_rules(module: str, path: Path) -> None:
         local = sorted(n for n in ours(names) if n.startswith(("local_endpoint", "local_kafka")))
         if local:
             problems.append(f"only the CLI and the run start local services: {local}")
+
+    wide = wide_positional_records(tree)
+    if wide:
+        problems.append(f"records of more than three fields are built by keyword (kw_only=True): {wide}")
 
     lines = source.count("\n")
     docstring = ast.get_docstring(tree) or ""

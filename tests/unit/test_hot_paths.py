@@ -56,7 +56,12 @@ def test_batch_paths_do_not_probe_for_pandas():
         }
     )
     features = pa.table({"a": [0.5] * rows, "b": [1.0] * rows})
-    messages = [Message("t", 0, i, 0, None, b'{"id": %d, "x": 0.5}' % i, None) for i in range(rows)]
+    messages = [
+        Message(
+            topic="t", partition=0, offset=i, timestamp_ms=0, key=None, value=b'{"id": %d, "x": 0.5}' % i, headers=None
+        )
+        for i in range(rows)
+    ]
     decoder = MessageDecoder("json", {"id": "int64", "x": "float64"})
     work = [
         lambda: json_lines(predictions),

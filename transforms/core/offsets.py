@@ -48,7 +48,7 @@ class PartitionRange(NamedTuple):
     @classmethod
     def decode(cls, text: str) -> PartitionRange:
         topic, partition, start, end = json.loads(text)
-        return cls(topic, partition, start, end)
+        return cls(topic=topic, partition=partition, start=start, end=end)
 
 
 @dataclass(frozen=True)

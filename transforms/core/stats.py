@@ -47,7 +47,7 @@ class VariantStats:
         return None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunStats:
     records_in: int = 0
     predictions_out: int = 0

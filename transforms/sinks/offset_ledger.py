@@ -27,7 +27,7 @@ def acks(table: pa.Table) -> Iterator[tuple[str, str]]:
         yield encode_offset_message(PartitionId(topic, partition), Acks(tuple(offsets)))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PartitionLedger:
     """Which poll batches of one partition are fully written; what may be committed next."""
 

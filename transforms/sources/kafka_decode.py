@@ -57,7 +57,13 @@ class Message(NamedTuple):
 def from_confluent(msg: Any) -> Message:
     ts_type, ts = msg.timestamp()
     return Message(
-        msg.topic(), msg.partition(), msg.offset(), ts if ts_type else None, msg.key(), msg.value(), msg.headers()
+        topic=msg.topic(),
+        partition=msg.partition(),
+        offset=msg.offset(),
+        timestamp_ms=ts if ts_type else None,
+        key=msg.key(),
+        value=msg.value(),
+        headers=msg.headers(),
     )
 
 

@@ -48,7 +48,8 @@ def plan_partitions(
         else:
             starts = {p: marks[p][0] if start == "earliest" else marks[p][1] for p in marks}
         return [
-            PartitionRange(topic, p, starts[p], marks[p][1] if bounded else END_OF_PARTITION) for p in sorted(marks)
+            PartitionRange(topic=topic, partition=p, start=starts[p], end=marks[p][1] if bounded else END_OF_PARTITION)
+            for p in sorted(marks)
         ]
     finally:
         consumer.close()

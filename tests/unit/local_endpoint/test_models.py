@@ -63,7 +63,16 @@ def test_bad_json_is_a_client_error(content_type: str, body: bytes) -> None:
 def test_a_truncated_session_request_is_a_client_error() -> None:
     from local_endpoint.models import DemoModel, Invocation
 
-    inv = Invocation(b'{"requestType": "CLOSE"', JSON, None, None, None, None, "sess-1", "i-1")
+    inv = Invocation(
+        body=b'{"requestType": "CLOSE"',
+        content_type=JSON,
+        accept=None,
+        custom_attributes=None,
+        enable_explanations=None,
+        inference_id=None,
+        session_id="sess-1",
+        instance="i-1",
+    )
     with pytest.raises(ModelFailure) as failure:
         DemoModel().predict(inv)
     assert failure.value.status == 400

@@ -4,5 +4,5 @@ from transforms.core.offsets import PartitionRange
 
 
 def test_partition_ranges_travel_as_text():
-    rng = PartitionRange("topic", 3, 10, 2**63 - 1)
+    rng = PartitionRange(topic="topic", partition=3, start=10, end=2**63 - 1)
     assert PartitionRange.decode(rng.encode()) == rng

@@ -26,7 +26,7 @@ def spec() -> ReaderSpec:
 
 
 def message(offset: int, value: bytes) -> Message:
-    return Message("in", 3, offset, None, None, value, None)
+    return Message(topic="in", partition=3, offset=offset, timestamp_ms=None, key=None, value=value, headers=None)
 
 
 def test_malformed_messages_become_counted_dead_letters_and_the_manifest_covers_the_whole_batch():

@@ -7,7 +7,15 @@ from transforms.sources.kafka_decode import Message, MessageDecoder, json_values
 
 
 def msg(offset: int, value: bytes | None, key: bytes | None = b"k") -> Message:
-    return Message("t", 2, offset, 1_700_000_000_000, key, value, [("h", b"v")])
+    return Message(
+        topic="t",
+        partition=2,
+        offset=offset,
+        timestamp_ms=1_700_000_000_000,
+        key=key,
+        value=value,
+        headers=[("h", b"v")],
+    )
 
 
 def test_json_values_decode_and_bad_ones_are_reported_not_dropped():

@@ -40,7 +40,7 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         f"Ours and P2, then ours (SingleRecord) and P3, ran {s.get('repeat', 1)} times each, alternating; each row",
         "shows its fastest run (the walls of all runs are in `results.json`), since this shared machine's speed",
         f"drifts by 10-30% between minutes. The contenders run in `{s.get('contender_python', 'the dev venv')}`:",
-        "the package as a user installs it (`pip install -e .`, no test extras), so Beam does not import the",
+        "the package as a user installs it (`pip install -e '.[local]'`, the newest Beam of the tested range, no test extras), so Beam does not import the",
         "GCS/S3 filesystems that the dev environment's extras bring (about 1.3 s of start-up).",
         "Tests never assert on time; these numbers are measured, not promised.",
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from typing import Self
 
@@ -24,17 +25,25 @@ class BackgroundServer:
     Listens on 127.0.0.1 and a free port unless told otherwise.
     """
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0, name: str = "aiohttp") -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "aiohttp",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.name = name
+        self.tls = tls
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> Self:
         ready = threading.Event()
@@ -44,7 +53,7 @@ class BackgroundServer:
             loop = new_event_loop()
             self._loop = loop
             try:
-                runner, self.port = loop.run_until_complete(serve_app(self.app, self.host, self.port))
+                runner, self.port = loop.run_until_complete(serve_app(self.app, self.host, self.port, self.tls))
             except BaseException as exc:  # reported to the starting thread
                 errors.append(exc)
                 ready.set()
@@ -74,10 +83,12 @@ class BackgroundServer:
         self.stop()
 
 
-async def serve_app(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def serve_app(
+    app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     """Start ``app`` on host:port (0 = any free port); return its runner and the bound port."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024, ssl_context=tls)
     await site.start()
     return runner, int(runner.addresses[0][1])

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import socket
+import ssl
 import struct
 import time
 import uuid
@@ -299,9 +300,16 @@ class LocalSageMakerRuntime:
 class LocalEndpoint(BackgroundServer):
     """The local endpoint in-process, for tests: ``with LocalEndpoint(config) as ep: ep.url``."""
 
-    def __init__(self, config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.config = config or default_config()
-        super().__init__(LocalSageMakerRuntime(self.config).app(), host, port, name="local-sagemaker-endpoint")
+        app = LocalSageMakerRuntime(self.config).app()
+        super().__init__(app, host, port, name="local-sagemaker-endpoint", tls=tls)
 
 
 async def start_site(config: ServerConfig, host: str, port: int) -> tuple[web.AppRunner, int]:

@@ -1,15 +1,18 @@
-"""The InvokeEndpoint client of a worker: boto3's, with botocore's retries off and a pool sized to concurrency."""
+"""The InvokeEndpoint client of a worker: the direct one (:mod:`transforms.invoke.fast_client`) or boto3's,
+either with botocore's retries off (our policy decides) and a pool sized to the concurrency."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from transforms.core.settings import EndpointSettings
 from transforms.invoke.credentials import web_identity_session
+from transforms.invoke.fast_client import FastInvokeClient
 
 
 @dataclass(frozen=True)
@@ -21,19 +24,24 @@ class StaticCredentials:
     secret_access_key: str = field(repr=False)
 
 
-def make_client(endpoint: EndpointSettings, concurrency: int, credentials: StaticCredentials | None = None) -> Any:
-    """One client per worker: botocore's retries off (our policy decides), pool sized to concurrency."""
-    if credentials is not None:
+def make_client(
+    endpoint: EndpointSettings,
+    concurrency: int,
+    credentials: StaticCredentials | None = None,
+    kind: Literal["direct", "boto3"] = "direct",
+) -> Any:
+    """One client per worker process: ``direct`` (boto3's contract without its per-call machinery) or ``boto3``."""
+    core = botocore.session.get_session()
+    if endpoint.web_identity and credentials is None:
+        session = web_identity_session(endpoint.web_identity, endpoint.region, core=core)
+    else:
         session = boto3.session.Session(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
+            botocore_session=core,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
             region_name=endpoint.region,
         )
-    elif endpoint.web_identity:
-        session = web_identity_session(endpoint.web_identity, endpoint.region)
-    else:
-        session = boto3.session.Session()
-    return session.client(
+    client = session.client(
         "sagemaker-runtime",
         region_name=endpoint.region,
         endpoint_url=endpoint.endpoint_url,
@@ -45,3 +53,6 @@ def make_client(endpoint: EndpointSettings, concurrency: int, credentials: Stati
             tcp_keepalive=True,
         ),
     )
+    if kind == "boto3":
+        return client
+    return FastInvokeClient(client, session.get_credentials(), core.get_config_variable("ca_bundle"), concurrency)

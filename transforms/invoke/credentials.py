@@ -39,9 +39,11 @@ def web_identity_session(
     region: str,
     token_loader: Callable[[], str] | None = None,
     client_creator: Callable[..., Any] | None = None,
+    core: botocore.session.Session | None = None,
 ) -> boto3.session.Session:
-    """A boto3 session whose credentials come from AssumeRoleWithWebIdentity, refreshed as they expire."""
-    core = botocore.session.get_session()
+    """A boto3 session (on ``core``, if given) whose credentials come from AssumeRoleWithWebIdentity,
+    refreshed as they expire."""
+    core = core or botocore.session.get_session()
     fetcher = AssumeRoleWithWebIdentityCredentialFetcher(
         client_creator=client_creator or core.create_client,
         web_identity_token_loader=token_loader or gcp_identity_token(settings.audience),

@@ -47,6 +47,7 @@ class EndpointInvoker:
         limiter: AdaptiveLimiter,
         sleep: Callable[[float], None] = time.sleep,
         rate: RequestRate | None = None,
+        breaker: OutageBreaker | None = None,
     ) -> None:
         self.client = client
         self.endpoint = endpoint
@@ -54,7 +55,9 @@ class EndpointInvoker:
         self.limiter = limiter
         self.rate = rate
         self.policy = RetryPolicy(settings.retry, sleep=sleep)
-        self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
+        self.breaker = breaker or OutageBreaker(
+            settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds
+        )
         fields = settings.fields
         self._base: dict[str, str] = {
             "EndpointName": endpoint.name,

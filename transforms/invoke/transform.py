@@ -9,6 +9,8 @@ decides anything lives in plain modules (:mod:`transforms.batching.plan`,
 from __future__ import annotations
 
 import collections
+import hashlib
+import pickle
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.invoke.client import StaticCredentials, make_client
 from transforms.invoke.concurrency import AdaptiveLimiter
 from transforms.invoke.invoker import EndpointInvoker
+from transforms.invoke.outage import OutageBreaker
 from transforms.invoke.progress_sender import ProgressSender
 from transforms.invoke.rate import RequestRate
 from transforms.invoke.scorer import BatchScorer, ScoredBatch, ScoredPart
@@ -50,33 +53,42 @@ class InvokeSpec:
     requests_per_second: float | None = None  # this worker process's share of the job's request budget
 
 
-class _InvokeEndpointFn(beam.DoFn):
+class WorkerResources:
+    """What every invoke DoFn instance of a worker process shares: so ``concurrency``, the request budget and
+    the outage count hold per process, however many instances the SDK harness runs."""
+
+    def __init__(self, spec: InvokeSpec) -> None:
+        settings = spec.settings
+        self.client = make_client(spec.endpoint, settings.concurrency, spec.credentials, settings.client)
+        self.limiter = AdaptiveLimiter(settings.concurrency, settings.adaptive_concurrency)
+        self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
+        self.rate = RequestRate(spec.requests_per_second) if spec.requests_per_second else None
+
+
+class InvokeEndpointFn(beam.DoFn):
     def __init__(self, spec: InvokeSpec) -> None:
         self.spec = spec
-        self._client: Any = None
-        self._per_process = Shared()  # what every instance of this DoFn in a worker process shares
+        self._per_process = Shared()
 
     def setup(self) -> None:
         spec = self.spec
-        concurrency = spec.settings.concurrency
-        self._client = make_client(spec.endpoint, concurrency, spec.credentials)
-        limiter = AdaptiveLimiter(concurrency, spec.settings.adaptive_concurrency)
-        rate = spec.requests_per_second
-        # Held here: Shared keeps only a weak reference, and the budget lives as long as a DoFn uses it.
-        self._rate = (
-            self._per_process.acquire(lambda: RequestRate(rate), tag=f"request-budget-{rate}") if rate else None
-        )
+        # One set per process and spec; held here, since Shared keeps only a weak reference.
+        tag = hashlib.sha256(pickle.dumps(spec)).hexdigest()
+        self._resources = self._per_process.acquire(lambda: WorkerResources(spec), tag=tag)
+        shared = self._resources
         self._scorer = BatchScorer(
-            EndpointInvoker(self._client, spec.endpoint, spec.settings, limiter, rate=self._rate),
+            EndpointInvoker(
+                shared.client, spec.endpoint, spec.settings, shared.limiter, rate=shared.rate, breaker=shared.breaker
+            ),
             BatchPlanner(spec.settings, spec.key_columns),
             prediction_schema=spec.prediction_schema,
             dead_letter_schema=spec.dead_letter_schema,
         )
-        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invoke")
+        self._pool = ThreadPoolExecutor(spec.settings.concurrency, thread_name_prefix="invoke")
         self._progress = ProgressSender(spec.progress_address)
         # Per request; Beam metrics are per thread, so they are updated here, not in the pool.
         self._latency = Metrics.distribution(NAMESPACE, "latency_ms")
-        self._max_pending = 4 * concurrency
+        self._max_pending = 4 * spec.settings.concurrency
 
     def start_bundle(self) -> None:
         self._pending: collections.deque[tuple[BatchPlan, list[Future[ScoredPart]], Any, Any]] = collections.deque()
@@ -116,7 +128,6 @@ class _InvokeEndpointFn(beam.DoFn):
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
-        self._client = None
 
 
 class InvokeEndpoint(beam.PTransform):
@@ -127,7 +138,7 @@ class InvokeEndpoint(beam.PTransform):
 
     def __init__(self, spec: InvokeSpec) -> None:
         super().__init__()
-        self._fn = _InvokeEndpointFn(spec)
+        self._fn = InvokeEndpointFn(spec)
 
     def expand(self, tables: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS)

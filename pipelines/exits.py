@@ -9,6 +9,8 @@ import sys
 import warnings
 from collections.abc import Callable
 
+from transforms.invoke.client import quiet_request_loggers
+
 EXIT_OK, EXIT_DEAD_LETTERS, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
 
 log = logging.getLogger("smscore")
@@ -22,6 +24,7 @@ def configure_logging() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
     level = os.environ.get("SMSCORE_LOG_LEVEL", "WARNING")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    quiet_request_loggers()  # at DEBUG too: no request body, custom attribute or credential in a log line
     if level.upper() != "DEBUG":
         for handler in logging.getLogger().handlers:
             handler.addFilter(without_traceback)

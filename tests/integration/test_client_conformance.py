@@ -206,3 +206,15 @@ def self_signed_tls(folder):  # type: ignore[no-untyped-def]
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return context, cert_file
+
+
+def test_at_debug_no_body_custom_attribute_or_secret_reaches_a_log_line(endpoint_factory, caplog):
+    import logging
+
+    ep = endpoint_factory({"credentials": [{"access_key_id": "key-x", "secret_access_key": "s3cr3t-key"}], **config()})
+    with caplog.at_level(logging.DEBUG):  # the root logger at DEBUG, as SMSCORE_LOG_LEVEL=DEBUG sets it
+        for client in clients(ep.url, StaticCredentials("key-x", "s3cr3t-key")).values():
+            client.invoke_endpoint(**{**REQUEST, "Body": b"9.87654321,1\n", "CustomAttributes": "tenant=acme-secret"})
+    logged = "\n".join(f"{r.getMessage()} {r.args}" for r in caplog.records)
+    for secret in ("9.87654321", "acme-secret", "s3cr3t-key"):
+        assert secret not in logged

@@ -3,6 +3,7 @@ either with botocore's retries off (our policy decides) and a pool sized to the 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +25,18 @@ class StaticCredentials:
     secret_access_key: str = field(repr=False)
 
 
+# botocore logs whole requests (parameters, the canonical request with every header) at DEBUG: bodies and
+# custom attributes. These loggers never go below INFO, whatever the job's or the worker's log level.
+_REQUEST_LOGGERS = ("botocore", "boto3", "urllib3")
+
+
+def quiet_request_loggers() -> None:
+    for name in _REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def make_client(
     endpoint: EndpointSettings,
     concurrency: int,
@@ -31,6 +44,7 @@ def make_client(
     kind: Literal["direct", "boto3"] = "direct",
 ) -> Any:
     """One client per worker process: ``direct`` (boto3's contract without its per-call machinery) or ``boto3``."""
+    quiet_request_loggers()
     core = botocore.session.get_session()
     if endpoint.web_identity and credentials is None:
         session = web_identity_session(endpoint.web_identity, endpoint.region, core=core)

@@ -50,8 +50,7 @@ class FastInvokeClient:
         self._signing_name = meta.service_model.signing_name
         self._credentials = credentials
         self._exceptions = boto_client.exceptions
-        self._serializer = create_serializer("rest-json", include_validation=False)
-        self._parser = create_parser("rest-json")
+        self._serializer = create_serializer("rest-json", include_validation=False)  # stateless: shared by threads
         socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         if config.tcp_keepalive:
             socket_options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
@@ -102,9 +101,10 @@ class FastInvokeClient:
     def _raise(self, status: int, headers: Any, body: bytes) -> None:
         """The error as boto3 raises it: botocore's parse, the modeled fields, the modeled exception class."""
         response_dict = {"headers": headers, "status_code": status, "body": body}
-        parsed = self._parser.parse(response_dict, self._operation.output_shape)
+        parser = create_parser("rest-json")  # one per response, as botocore's endpoint does: errors are rare
+        parsed = parser.parse(response_dict, self._operation.output_shape)
         code = parsed.get("Error", {}).get("Code")
         shape = self._operation.service_model.shape_for_error_code(code) if code else None
         if shape is not None:
-            parsed.update(self._parser.parse(response_dict, shape))
+            parsed.update(parser.parse(response_dict, shape))
         raise self._exceptions.from_code(code)(parsed, OPERATION)

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks.client_bench import client_figures, print_client_table
 from benchmarks.codec_bench import codec_figures, print_codec_table
 from benchmarks.endpoint_bench import SIZES as ENDPOINT_SIZES
 from benchmarks.endpoint_bench import _server_cpu_seconds
@@ -230,6 +231,8 @@ def main() -> None:
 
     codecs = codec_figures()  # no endpoint: Kafka and JSON Lines codecs against a dict and json per row
     print_codec_table(codecs)
+    clients = client_figures(600)  # boto3's client, the direct one, one event loop: CPU per call
+    print_client_table(clients)
 
     with endpoint_process() as ep:  # the endpoint's own cost per request, demo model, 4 features
         endpoint_figures = [
@@ -273,6 +276,8 @@ def main() -> None:
         "multirecord_vs_P1": ratio(r["ours-multirecord"].records_per_s, r["P1"].records_per_s),
         "multirecord_vs_P2": ratio(r["ours-multirecord"].records_per_s, r["P2"].records_per_s),
         "singlerecord_vs_P3": ratio(r["ours-singlerecord"].calls_per_s, r["P3"].calls_per_s),
+        "singlerecord_one_process_vs_P3": ratio(r["ours-singlerecord-1proc"].calls_per_s, r["P3"].calls_per_s),
+        "cpu_per_1m_vs_P2": ratio(r["ours-multirecord"].cpu_s, r["P2"].cpu_s),
         "rss_1m_vs_100k": ratio(r["ours-multirecord"].peak_rss_mb, r["ours-multirecord-small"].peak_rss_mb),
         "throttled_goodput_fraction": ratio(ours_t.calls_per_s, args.cap),
         "throttled_retry_fraction": ratio(ours_t.retries, ours_t.ok_calls + ours_t.retries),
@@ -301,6 +306,7 @@ def main() -> None:
         "streaming": streaming,
         "endpoint": endpoint_figures,
         "codecs": codecs,
+        "clients": clients,
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     from benchmarks.report import write_markdown

@@ -9,6 +9,7 @@ TARGETS = {
     "multirecord_vs_P1": (8.0, "MultiRecord records/s ÷ P1 (Beam RunInference)"),
     "multirecord_vs_P2": (1.0, "MultiRecord records/s ÷ P2 (pyarrow + threads + boto3 script)"),
     "singlerecord_vs_P3": (0.85, "SingleRecord calls/s ÷ P3 (bare boto3 threaded loop)"),
+    "singlerecord_one_process_vs_P3": (1.2, "SingleRecord calls/s in one process ÷ P3"),
     "throttled_goodput_fraction": (0.95, "throttled goodput ÷ cap K"),
 }
 LABELS = {
@@ -66,6 +67,10 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
     rss = ratios["rss_1m_vs_100k"]
     verdict = "met" if rss <= 1.25 else f"**missed by {rss - 1.25:.2f}**"
     lines.append(f"| peak RSS at {s['rows']:,} rows ÷ at {s['small_rows']:,} rows | {rss:.2f} | ≤ 1.25 | {verdict} |")
+    cpu = ratios.get("cpu_per_1m_vs_P2")
+    if cpu is not None:
+        verdict = "met" if cpu <= 1.0 else f"**missed by {cpu - 1.0:.0%}**"
+        lines.append(f"| MultiRecord CPU s per {s['rows']:,} rows ÷ P2's | {cpu:.2f} | ≤ 1.0 | {verdict} |")
     lines.append(
         f"| retries ÷ calls, capped endpoint ({s['cap_rps']:.0f} requests/s) | "
         f"{ratios['throttled_retry_fraction']:.2f} | ≤ 0.10 | "
@@ -116,6 +121,20 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
             f"| {e['body_bytes']:,} bytes | {e['requests_per_s']:,.0f} | {server:.2f} ms | {model:.2f} ms "
             f"| {client:.2f} ms | {server / client:.2f} | {max(server - model, 0.0) / client:.2f} |"
         )
+    client_rows = payload.get("clients") or []
+    if client_rows:
+        lines += [
+            "",
+            "## Client CPU per InvokeEndpoint call: threads or one event loop",
+            "",
+            "Measured in the same run (`benchmarks/client_bench.py`): a 74 KB `text/csv` body (500 rows x 16",
+            "features), the endpoint (20 ms latency) in its own process, this process's CPU only. The pipeline",
+            "runs `invoke.client: direct` on a pool of threads.",
+            "",
+            "| request path | CPU per call |",
+            "|---|---:|",
+        ]
+        lines += [f"| {c['path']} | {c['cpu_ms_per_call']:.2f} ms |" for c in client_rows]
     codecs = payload.get("codecs") or []
     if codecs:
         lines += [

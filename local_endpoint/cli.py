@@ -33,11 +33,8 @@ class ServerUnavailable(RuntimeError):
 
 def require_server() -> None:
     """Fail with the install command, not an ImportError, where the ``local`` extra is missing."""
-    missing = [name for name in ("aiohttp",) if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ServerUnavailable(
-            f"the local endpoint needs {', '.join(missing)}: pip install 'sagemaker-beam-scoring[local]'"
-        )
+    if importlib.util.find_spec("aiohttp") is None:
+        raise ServerUnavailable("the local endpoint needs aiohttp: pip install 'sagemaker-beam-scoring[local]'")
 
 
 def serve(config: ServerConfig, host: str, port: int) -> None:

@@ -9,7 +9,7 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from transforms.invoke.client import quiet_request_loggers
+from transforms.invoke.request_logs import quiet_request_loggers
 
 EXIT_OK, EXIT_DEAD_LETTERS, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
 

@@ -3,7 +3,6 @@ either with botocore's retries off (our policy decides) and a pool sized to the 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,6 +13,7 @@ from botocore.config import Config
 from transforms.core.settings import EndpointSettings
 from transforms.invoke.credentials import web_identity_session
 from transforms.invoke.fast_client import FastInvokeClient
+from transforms.invoke.request_logs import quiet_request_loggers
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,6 @@ class StaticCredentials:
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
-
-
-# botocore logs whole requests (parameters, the canonical request with every header) at DEBUG: bodies and
-# custom attributes. These loggers never go below INFO, whatever the job's or the worker's log level.
-_REQUEST_LOGGERS = ("botocore", "boto3", "urllib3")
-
-
-def quiet_request_loggers() -> None:
-    for name in _REQUEST_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO)
 
 
 def make_client(

@@ -9,8 +9,6 @@ decides anything lives in plain modules (:mod:`transforms.batching.plan`,
 from __future__ import annotations
 
 import collections
-import hashlib
-import pickle
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -72,9 +70,9 @@ class InvokeEndpointFn(beam.DoFn):
 
     def setup(self) -> None:
         spec = self.spec
-        # One set per process and spec; held here, since Shared keeps only a weak reference.
-        tag = hashlib.sha256(pickle.dumps(spec)).hexdigest()
-        self._resources = self._per_process.acquire(lambda: WorkerResources(spec), tag=tag)
+        # One set per process: every copy of this DoFn carries the same Shared key. Held here, since Shared
+        # keeps only a weak reference.
+        self._resources = self._per_process.acquire(lambda: WorkerResources(spec))
         shared = self._resources
         self._scorer = BatchScorer(
             EndpointInvoker(

@@ -218,3 +218,14 @@ def test_at_debug_no_body_custom_attribute_or_secret_reaches_a_log_line(endpoint
     logged = "\n".join(f"{r.getMessage()} {r.args}" for r in caplog.records)
     for secret in ("9.87654321", "acme-secret", "s3cr3t-key"):
         assert secret not in logged
+
+
+def test_beams_dataflow_client_does_not_log_pipeline_options_at_any_level(caplog):
+    import logging
+
+    from transforms.invoke.request_logs import quiet_request_loggers
+
+    quiet_request_loggers()
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("apache_beam.runners.dataflow.internal.apiclient").info("sdk_pipeline_options: %s", "x")
+    assert not caplog.records

@@ -8,6 +8,7 @@ an unbounded source's output.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -72,14 +73,16 @@ def pipeline_options(beam_args: list[str], streaming: bool = False) -> PipelineO
         # longer than it would be reported failed. Jobs run for as long as they need.
         options.view_as(PortableOptions).job_server_timeout = JOB_STREAM_TIMEOUT_S
     if standard.runner == "PrismRunner":
-        _use_local_prism(options)
+        _use_local_prism(options, log_level_given=any(a.startswith("--prism_log_level") for a in beam_args))
     if standard.runner == "FlinkRunner" and streaming:
         _flink_streaming_defaults(options)
     return options
 
 
-def _use_local_prism(options: PipelineOptions) -> None:
+def _use_local_prism(options: PipelineOptions, *, log_level_given: bool) -> None:
     portable = options.view_as(PortableOptions)
+    if not log_level_given and logging.getLogger().getEffectiveLevel() > logging.INFO:
+        options.view_as(PrismRunnerOptions).prism_log_level = "warn"  # its INFO lines bypass our log level
     portable.environment_type = portable.environment_type or "LOOPBACK"
     prism = options.view_as(PrismRunnerOptions).prism_location or os.environ.get("SMSCORE_PRISM", str(PRISM))
     if not os.path.exists(prism):

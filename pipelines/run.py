@@ -64,6 +64,7 @@ def _embedded_endpoint(config: JobConfig) -> Iterator[_Endpoint]:
 
 
 def run(request: RunRequest) -> int:
+    _quiet_worker_prints()
     date = parse_date(request.date)
     config = load_job_config(request.config, date, request.overrides)
     options = pipeline_options([*config.job.beam_args, *request.beam_args], config.streaming)
@@ -93,6 +94,17 @@ def run(request: RunRequest) -> int:
         with beam.Pipeline(options=options) as p:
             build_pipeline(p, config, ctx)
     return _verdict(config, request, time.monotonic() - started)
+
+
+def _quiet_worker_prints() -> None:
+    """Beam's SDK worker prints a failed bundle's traceback to stderr besides logging it. With LOOPBACK that
+    worker is this process, and its prints, some after the runner gives up, would bury the one-line verdict.
+    Below DEBUG they go; the log record (dropped with the other tracebacks, shown at DEBUG) stays."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    from apache_beam.runners.worker import sdk_worker
+
+    sdk_worker.print = lambda *_args, **_kwargs: None  # type: ignore[attr-defined]  # that module only
 
 
 def _submit(config: JobConfig, ctx: RunContext, options: Any) -> int:

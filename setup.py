@@ -2,7 +2,8 @@
 
 Dataflow stages this file with ``--setup_file``: workers install the same packages, so everything
 the pipeline imports on a worker is in ``install_requires`` (confluent-kafka included: a Kafka job's
-workers read and produce with it). The local endpoint's server is the ``local`` extra: no worker runs it.
+workers read and produce with it; aiohttp too: the direct client sends with it). The local endpoint's
+server's event loop is the ``local`` extra: no worker runs it.
 """
 
 from setuptools import find_packages, setup
@@ -43,12 +44,12 @@ setup(
         "pydantic>=2.6,<3",
         "pyyaml>=6",
         "confluent-kafka>=2.3,<3",
+        "aiohttp>=3.10,<4",  # the direct InvokeEndpoint client's transport, on the worker's event loop
     ],
     extras_require={
         # The bundled SageMaker-Runtime-compatible endpoint's server (`smscore endpoint serve`, the embedded
         # default of `make run`). Workers never run it, so a worker environment installs none of this.
         "local": [
-            "aiohttp>=3.9,<4",
             'uvloop>=0.19; sys_platform != "win32"',  # its event loop where libuv serves it
         ],
         # Launching on Dataflow (and reading/writing gs://) needs Beam's GCP extra on the launcher.

@@ -10,10 +10,13 @@ import pytest
 from transforms.core.settings import EndpointSettings, RetrySettings
 from transforms.invoke.classify import classify
 from transforms.invoke.client import StaticCredentials, make_client
-from transforms.invoke.fast_client import FastInvokeClient
+from transforms.invoke.direct_client import DirectInvokeClient
+from transforms.invoke.wire import InvokeWire
+from transforms.invoke.worker_loop import WorkerLoop
 
 pytestmark = pytest.mark.integration
 KEYS = StaticCredentials("test", "test")
+LOOP = WorkerLoop()  # the clients run on an event loop, as on a worker
 REQUEST = {"EndpointName": "local-demo", "ContentType": "text/csv", "Accept": "text/csv", "Body": b"1.5,2\n3,4\n"}
 
 
@@ -31,13 +34,20 @@ def config(faults: dict | None = None, model_error_status: int = 503) -> dict:
 
 def clients(url: str, credentials: StaticCredentials = KEYS, read_timeout: float = 70.0) -> dict:
     endpoint = EndpointSettings(name="local-demo", endpoint_url=url, read_timeout_seconds=read_timeout)
-    return {kind: make_client(endpoint, 4, credentials, kind) for kind in ("direct", "boto3")}
+    made = {kind: make_client(endpoint, 4, credentials, kind) for kind in ("direct", "boto3")}
+    for client in made.values():
+        LOOP.on_close(client.close)
+    return made
+
+
+def call(client, **overrides):  # type: ignore[no-untyped-def]
+    return LOOP.run(client.invoke_endpoint(**{**REQUEST, **overrides}))
 
 
 def outcome(client, **overrides):  # type: ignore[no-untyped-def]
     """What the pipeline sees of one call: the classified error, or the response without its per-call ids."""
     try:
-        response = client.invoke_endpoint(**{**REQUEST, **overrides})
+        response = call(client, **overrides)
     except Exception as exc:
         info = classify(exc, RetrySettings())
         return type(exc).__name__, info
@@ -108,7 +118,7 @@ def test_a_read_timeout_is_the_same_network_error(endpoint_factory):
 
 def test_the_direct_client_is_the_default():
     client = make_client(EndpointSettings(name="e", endpoint_url="http://127.0.0.1:1"), 2, KEYS)
-    assert isinstance(client, FastInvokeClient)
+    assert isinstance(client, DirectInvokeClient)
 
 
 def test_refreshable_credentials_are_refreshed_mid_run_on_the_direct_path(endpoint_factory):
@@ -145,9 +155,10 @@ def test_refreshable_credentials_are_refreshed_mid_run_on_the_direct_path(endpoi
     )
     boto = boto3.client("sagemaker-runtime", endpoint_url=ep.url, region_name="us-east-1",
                         aws_access_key_id="unused", aws_secret_access_key="unused")  # fmt: skip
-    client = FastInvokeClient(boto, credentials, None, 2)
+    client = DirectInvokeClient(InvokeWire(boto, credentials), None, 2)
+    LOOP.on_close(client.close)
     for _ in range(4):
-        assert client.invoke_endpoint(**REQUEST)["Body"].read()
+        assert call(client)["Body"].read()
     assert len(issued) >= 4 and set(issued) == {"key-1", "key-2"}  # the expired key-0 was never sent
 
 
@@ -162,11 +173,11 @@ def test_https_with_a_custom_ca_bundle_and_without_it(tmp_path, monkeypatch):
         assert ep.url.startswith("https://")
         monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
         for kind, client in clients(ep.url).items():
-            assert client.invoke_endpoint(**REQUEST)["Body"].read(), kind
+            assert call(client)["Body"].read(), kind
         monkeypatch.delenv("AWS_CA_BUNDLE")
         for kind, client in clients(ep.url).items():
             with pytest.raises(botocore.exceptions.SSLError):
-                client.invoke_endpoint(**REQUEST)
+                call(client)
             assert kind
 
 
@@ -214,7 +225,7 @@ def test_at_debug_no_body_custom_attribute_or_secret_reaches_a_log_line(endpoint
     ep = endpoint_factory({"credentials": [{"access_key_id": "key-x", "secret_access_key": "s3cr3t-key"}], **config()})
     with caplog.at_level(logging.DEBUG):  # the root logger at DEBUG, as SMSCORE_LOG_LEVEL=DEBUG sets it
         for client in clients(ep.url, StaticCredentials("key-x", "s3cr3t-key")).values():
-            client.invoke_endpoint(**{**REQUEST, "Body": b"9.87654321,1\n", "CustomAttributes": "tenant=acme-secret"})
+            call(client, Body=b"9.87654321,1\n", CustomAttributes="tenant=acme-secret")
     logged = "\n".join(f"{r.getMessage()} {r.args}" for r in caplog.records)
     for secret in ("9.87654321", "acme-secret", "s3cr3t-key"):
         assert secret not in logged

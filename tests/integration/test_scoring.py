@@ -15,9 +15,11 @@ from transforms.invoke.concurrency import AdaptiveLimiter
 from transforms.invoke.invoker import EndpointInvoker
 from transforms.invoke.outage import EndpointOutage
 from transforms.invoke.scorer import BatchScorer
+from transforms.invoke.worker_loop import WorkerLoop
 
 pytestmark = pytest.mark.integration
 FEATURES = [f"f{i}" for i in range(16)]
+LOOP = WorkerLoop()  # as on a worker: one loop, which each client's connections belong to
 
 
 def endpoint_config(faults=None, **variant):
@@ -29,12 +31,17 @@ def endpoint_config(faults=None, **variant):
 ID_ONLY = pa.schema([pa.field("id", pa.int64())])
 
 
+async def no_sleep(_seconds: float) -> None:
+    pass
+
+
 def scorer(url, passthrough=ID_ONLY, **invoke):
     endpoint = EndpointSettings(name="local-demo", endpoint_url=url)
     defaults = {"max_records": 10, "concurrency": 4, "passthrough_columns": passthrough.names}
     settings = InvokeSettings(feature_columns=FEATURES, id_columns=["id"], **{**defaults, **invoke})
     client = make_client(endpoint, settings.concurrency)
-    invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(settings.concurrency), sleep=lambda s: None)
+    LOOP.on_close(client.close)
+    invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(settings.concurrency), sleep=no_sleep)
     return BatchScorer(
         invoker,
         BatchPlanner(settings, ["id"]),
@@ -45,7 +52,7 @@ def scorer(url, passthrough=ID_ONLY, **invoke):
 
 def score(s, table):
     plan = s.plan(table)
-    batch = s.assemble(plan, [s.score_range(plan, a, b) for a, b in plan.ranges])
+    batch = s.assemble(plan, LOOP.run(s.score(plan)))
     return batch.predictions, batch.dead_letters, batch.stats
 
 
@@ -137,12 +144,16 @@ def test_an_endpoint_that_is_down_stops_the_run_instead_of_dead_lettering_everyt
         port = sock.getsockname()[1]
     s = scorer(f"http://127.0.0.1:{port}", retry={"max_attempts": 2, "abort_after_endpoint_failures": 3})
     plan = s.plan(make_table(100))
-    parts = [s.score_range(plan, *plan.ranges[i]) for i in range(2)]  # an incident: its records are dead letters
+
+    def request(i: int):  # type: ignore[no-untyped-def]
+        return LOOP.run(s.score_range(plan, *plan.ranges[i]))
+
+    parts = [request(i) for i in range(2)]  # an incident: its records are dead letters
     assert [p.stats.dead_letters_out for p in parts] == [10, 10]
     with pytest.raises(EndpointOutage, match=r"3 requests in a row, .*NetworkError/EndpointConnectionError"):
-        s.score_range(plan, *plan.ranges[2])
+        request(2)
     with pytest.raises(EndpointOutage):  # every later request stops before it is sent
-        s.score_range(plan, *plan.ranges[3])
+        request(3)
 
 
 def test_records_the_model_refuses_never_stop_the_run(endpoint_factory, creds):

@@ -31,6 +31,8 @@ FILESYSTEM_USERS = {
     "pipelines.report",
     "pipelines.run",
 }
+# The one module of the worker that sends HTTP itself (aiohttp is a worker dependency for it alone).
+HTTP_CLIENT = "transforms.invoke.direct_client"
 # Entry points that build or run a pipeline without defining a transform.
 PIPELINE_ENTRY_POINTS = {"pipelines.build", "pipelines.run"}
 BEAM_BASES = {"DoFn", "PTransform", "CombineFn", "PipelineOptions", "RestrictionProvider", "OffsetRestrictionTracker"}
@@ -126,8 +128,10 @@ def test_import_rules(module: str, path: Path) -> None:
             problems.append("transforms know no CLI, config or local service")
         if {"yaml", "argparse"} & names:
             problems.append("transforms read no config files and parse no arguments")
-        if {"aiohttp", "uvloop"} & {n.split(".")[0] for n in names}:
+        if "uvloop" in {n.split(".")[0] for n in names}:
             problems.append("transforms run on workers, which do not install the local endpoint's server")
+        if "aiohttp" in {n.split(".")[0] for n in names} and module != HTTP_CLIENT:
+            problems.append(f"aiohttp is the direct client's transport: only {HTTP_CLIENT} sends with it")
         own = stage(module)
         if module == "transforms":
             pass

@@ -97,7 +97,8 @@ class InvokeSettings(Strict):
     id_namespace: str = Field("smscore", min_length=1, max_length=31, pattern=r"^[\x21-\x7e]+$")
     concurrency: int = Field(16, ge=1, le=1024)
     adaptive_concurrency: bool = True
-    # direct: boto3's contract without its per-call machinery (transforms/invoke/fast_client.py); boto3: its client.
+    # direct: boto3's request without its per-call machinery, on an event loop (transforms/invoke/direct_client.py);
+    # boto3: its client, on threads.
     client: Literal["direct", "boto3"] = "direct"
     # A job-wide budget: each worker process gets max_requests_per_second / worker_processes, the
     # processes the runner may run at once (derived from the runner options unless set here).

@@ -6,11 +6,15 @@ keeps the endpoint near its capacity with few retries, as TCP does with a conges
 link; a full request per window probes too often (BENCHMARKS.md has the figures).
 As in TCP, one congestion event halves the window once: throttles of requests that
 were already in flight when the window was halved do not halve it again.
+
+It lives on the worker's event loop (:mod:`transforms.invoke.worker_loop`): no locks, waiters
+served in order.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import collections
 
 
 class AdaptiveLimiter:
@@ -20,44 +24,50 @@ class AdaptiveLimiter:
         self.adaptive = adaptive
         self._limit = float(maximum)
         self._in_flight = 0
-        self._cond = threading.Condition()
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._decreases = 0  # how many times the window was halved
-        self._seen = threading.local()  # the count when this thread's request started
 
     @property
     def limit(self) -> int:
         return max(self.minimum, int(self._limit))
 
-    def acquire(self) -> None:
-        with self._cond:
-            while self._in_flight >= self.limit:
-                self._cond.wait()
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def acquire(self) -> int:
+        """Take a slot, waiting for one; returns the congestion epoch the request starts in, for :meth:`on_throttle`."""
+        if self._waiting or self._in_flight >= self.limit:
+            slot = asyncio.get_running_loop().create_future()
+            self._waiting.append(slot)
+            try:
+                await slot  # a slot is taken on our behalf before this wakes
+            except asyncio.CancelledError:
+                if slot.done() and not slot.cancelled():
+                    self.release()
+                raise
+        else:
             self._in_flight += 1
-            self._seen.decreases = self._decreases
+        return self._decreases
 
     def release(self) -> None:
-        with self._cond:
-            self._in_flight -= 1
-            self._cond.notify()
+        self._in_flight -= 1
+        self._wake()
 
     def on_success(self) -> None:
         if self.adaptive:
-            with self._cond:
-                self._limit = min(float(self.maximum), self._limit + 0.25 / max(self._limit, 1.0))
-                self._cond.notify()
+            self._limit = min(float(self.maximum), self._limit + 0.25 / max(self._limit, 1.0))
+            self._wake()
 
-    def on_throttle(self) -> None:
+    def on_throttle(self, epoch: int) -> None:
         """Halve the window, unless this request started before the last halving (same congestion event)."""
-        if self.adaptive:
-            with self._cond:
-                if getattr(self._seen, "decreases", self._decreases) != self._decreases:
-                    return
-                self._limit = max(float(self.minimum), self._limit * 0.5)
-                self._decreases += 1
+        if self.adaptive and epoch == self._decreases:
+            self._limit = max(float(self.minimum), self._limit * 0.5)
+            self._decreases += 1
 
-    def __enter__(self) -> AdaptiveLimiter:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+    def _wake(self) -> None:
+        while self._waiting and self._in_flight < self.limit:
+            slot = self._waiting.popleft()
+            if not slot.done():
+                self._in_flight += 1
+                slot.set_result(None)

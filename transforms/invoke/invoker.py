@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,11 @@ class Scored:
 
 
 class EndpointInvoker:
-    """One InvokeEndpoint call under the retry policy, the request budget and the adaptive concurrency limit."""
+    """One InvokeEndpoint call under the retry policy, the request budget and the adaptive concurrency limit.
+
+    ``client`` has the async form of boto3's contract: ``await client.invoke_endpoint(**params)``
+    (:mod:`transforms.invoke.client`). Calls run on the worker's event loop.
+    """
 
     def __init__(
         self,
@@ -45,7 +50,7 @@ class EndpointInvoker:
         endpoint: EndpointSettings,
         settings: InvokeSettings,
         limiter: AdaptiveLimiter,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate: RequestRate | None = None,
         breaker: OutageBreaker | None = None,
     ) -> None:
@@ -66,20 +71,25 @@ class EndpointInvoker:
         }
         self._base.update({p: getattr(fields, a) for p, a in _JOB_FIELDS.items() if getattr(fields, a) is not None})
 
-    def invoke(
+    async def invoke(
         self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats
     ) -> Scored:
         params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
+        epoch = 0  # the congestion epoch of the attempt in flight, for the limiter
 
-        def attempt() -> tuple[pa.Array, dict[str, Any], float]:
+        async def attempt() -> tuple[pa.Array, dict[str, Any], float]:
+            nonlocal epoch
             if self.rate is not None:  # before taking a concurrency slot: a wait for budget holds none
-                stats.throttled_ms += round(self.rate.acquire() * 1000)
+                stats.throttled_ms += round(await self.rate.acquire() * 1000)
             stats.requests += 1
-            with self.limiter:
+            epoch = await self.limiter.acquire()
+            try:
                 start = time.perf_counter()
-                response = self.client.invoke_endpoint(**params)
+                response = await self.client.invoke_endpoint(**params)
                 payload = response["Body"].read()
                 latency_ms = (time.perf_counter() - start) * 1000.0
+            finally:
+                self.limiter.release()
             self.limiter.on_success()
             return (
                 parse_predictions(payload, response.get("ContentType"), expected, self.settings),
@@ -91,7 +101,7 @@ class EndpointInvoker:
             stats.errors[info.error_class] += 1
             if info.throttle:
                 stats.throttles += 1
-                self.limiter.on_throttle()
+                self.limiter.on_throttle(epoch)
 
         def on_backoff(info: ErrorInfo, seconds: float) -> None:
             if info.throttle:
@@ -99,7 +109,7 @@ class EndpointInvoker:
 
         self.breaker.check()
         try:
-            result = self.policy.call(attempt, on_error=on_error, on_backoff=on_backoff)
+            result = await self.policy.call(attempt, on_error=on_error, on_backoff=on_backoff)
         except InvokeFailed as failed:
             stats.retries += failed.attempts - 1
             self.breaker.failed(failed.info)

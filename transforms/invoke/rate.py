@@ -3,14 +3,14 @@
 The bucket holds one token, so requests are spaced ``1 / per_second`` apart and never burst: the
 shares of many workers then add up to the job's cap at any moment, not only on average. A caller
 that finds no token reserves the next one and sleeps until it is due, so waiting callers are served
-in order and none spins.
+in order and none spins. It lives on the worker's event loop, so reserving needs no lock.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class RequestRate:
@@ -18,23 +18,21 @@ class RequestRate:
         self,
         per_second: float,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.interval = 1.0 / per_second
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
         self._next_free = clock()  # when the next token is due
 
-    def acquire(self) -> float:
+    async def acquire(self) -> float:
         """Take a token, waiting for it if need be; returns the seconds waited (throttled time)."""
-        with self._lock:
-            now = self._clock()
-            due = max(self._next_free, now)
-            self._next_free = due + self.interval
+        now = self._clock()
+        due = max(self._next_free, now)
+        self._next_free = due + self.interval
         wait = due - now
         if wait > 0:
-            self._sleep(wait)
+            await self._sleep(wait)
         return max(wait, 0.0)

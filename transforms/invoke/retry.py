@@ -1,17 +1,16 @@
-"""The one retry policy (tenacity), driven by :func:`transforms.errors.classify`.
+"""The one retry policy (tenacity), driven by :func:`transforms.invoke.classify.classify`.
 
 ``sleep`` is injected so tests exercise backoff without waiting.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_random_exponential
 
 from transforms.core.errors import ErrorInfo
@@ -37,24 +36,26 @@ class InvokeFailed(Exception):
 
 
 class _Classified(Exception):
-    """An attempt's failure with its classification, so tenacity's predicate needs no per-call state."""
+    """An attempt's failure with its classification and its call's backoff hook: tenacity's predicate and
+    ``before_sleep`` need no per-call state of their own."""
 
-    def __init__(self, info: ErrorInfo) -> None:
+    def __init__(self, info: ErrorInfo, on_backoff: Callable[[ErrorInfo, float], None] | None) -> None:
         super().__init__(info.error_class)
         self.info = info
+        self.on_backoff = on_backoff
 
 
 class RetryPolicy:
-    """One tenacity ``Retrying`` per policy, shared by every call and thread.
+    """One tenacity ``AsyncRetrying`` per policy, shared by every call on the worker's event loop.
 
-    tenacity keeps a call's state in thread-locals, so one instance serves all
-    threads; building one per call costs more CPU than the rest of our per-call work.
+    Building one per call costs more CPU than the rest of our per-call work. Sharing is safe on one loop:
+    tenacity keeps a call's bookkeeping on the instance only between the end of an attempt and the start
+    of its sleep, and every hook here is synchronous, so no other call runs in between.
     """
 
-    def __init__(self, settings: RetrySettings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: RetrySettings, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = settings
-        self._calls = threading.local()  # the on_backoff hook of the call running on this thread
-        self._retrying = Retrying(
+        self._retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, _Classified) and exc.info.retryable),
             stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.max_elapsed_seconds),
             wait=wait_random_exponential(multiplier=settings.initial_backoff_seconds, max=settings.max_backoff_seconds),
@@ -63,15 +64,15 @@ class RetryPolicy:
             reraise=True,
         )
 
-    def _before_sleep(self, state: RetryCallState) -> None:
-        hook = getattr(self._calls, "on_backoff", None)
+    @staticmethod
+    def _before_sleep(state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
-        if hook is not None and isinstance(failure, _Classified) and state.next_action is not None:
-            hook(failure.info, state.next_action.sleep)
+        if isinstance(failure, _Classified) and failure.on_backoff is not None and state.next_action is not None:
+            failure.on_backoff(failure.info, state.next_action.sleep)
 
-    def call(
+    async def call(
         self,
-        fn: Callable[[], T],
+        fn: Callable[[], Awaitable[T]],
         on_error: Callable[[ErrorInfo], None] | None = None,
         on_backoff: Callable[[ErrorInfo, float], None] | None = None,
     ) -> Attempted[T]:
@@ -81,21 +82,20 @@ class RetryPolicy:
         and adaptive concurrency), retried or not; ``on_backoff`` each wait before
         a retry, with the failure that caused it (throttled time, for the runner).
         """
-        self._calls.on_backoff = on_backoff
         attempts = 0
 
-        def attempt() -> T:
+        async def attempt() -> T:
             nonlocal attempts
             attempts += 1
             try:
-                return fn()
+                return await fn()
             except Exception as exc:
                 info = classify(exc, self.settings)
                 if on_error is not None:
                     on_error(info)
-                raise _Classified(info) from exc
+                raise _Classified(info, on_backoff) from exc
 
         try:
-            return Attempted(self._retrying(attempt), attempts)
+            return Attempted(await self._retrying(attempt), attempts)
         except _Classified as failed:
             raise InvokeFailed(failed.info, attempts) from failed.__cause__

@@ -6,6 +6,7 @@ integration-tested against the local endpoint, with no runner in between.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,7 +81,11 @@ class BatchScorer:
             latencies_ms=[s.meta.latency_ms for s in segments],
         )
 
-    def score_range(self, plan: BatchPlan, start: int, stop: int) -> ScoredPart:
+    async def score(self, plan: BatchPlan) -> list[ScoredPart]:
+        """Every planned request of the batch, all in flight at once under the invoker's limits."""
+        return await asyncio.gather(*(self.score_range(plan, a, b) for a, b in plan.ranges))
+
+    async def score_range(self, plan: BatchPlan, start: int, stop: int) -> ScoredPart:
         """Invoke one request; on a splittable failure bisect until the bad records are alone."""
         part = ScoredPart()
         part.stats.records_in += stop - start
@@ -89,12 +94,12 @@ class BatchScorer:
             info = ErrorInfo(error_class="EncodeError", code="EncodeError", message=refusal or "", retryable=False)
             self._dead(part, plan, start, stop, info, 0)
             return part
-        self._score(part, plan, plan.encoded, start, stop)
+        await self._score(part, plan, plan.encoded, start, stop)
         return part
 
-    def _score(self, part: ScoredPart, plan: BatchPlan, encoded: EncodedRecords, start: int, stop: int) -> None:
+    async def _score(self, part: ScoredPart, plan: BatchPlan, encoded: EncodedRecords, start: int, stop: int) -> None:
         try:
-            scored = self.invoker.invoke(
+            scored = await self.invoker.invoke(
                 encoded.body(start, stop),
                 self.planner.request_id(plan, start, stop),
                 self.planner.overrides(plan, start),
@@ -104,8 +109,8 @@ class BatchScorer:
         except InvokeFailed as failed:
             if failed.info.split and stop - start > 1:
                 mid = (start + stop) // 2
-                self._score(part, plan, encoded, start, mid)
-                self._score(part, plan, encoded, mid, stop)
+                await self._score(part, plan, encoded, start, mid)
+                await self._score(part, plan, encoded, mid, stop)
                 return
             self._dead(part, plan, start, stop, failed.info, failed.attempts)
             return

@@ -1,6 +1,6 @@
 """The invoke transform: Arrow batches in; prediction, dead-letter and stats outputs out.
 
-The DoFn is thin: the client, thread pool and scorer are built in ``setup()`` on the worker
+The DoFn is thin: the client, event loop and scorer are built in ``setup()`` on the worker
 (never pickled), requests of several batches are in flight at once, and everything that
 decides anything lives in plain modules (:mod:`transforms.batching.plan`,
 :mod:`transforms.invoke.scorer`).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from transforms.invoke.outage import OutageBreaker
 from transforms.invoke.progress_sender import ProgressSender
 from transforms.invoke.rate import RequestRate
 from transforms.invoke.scorer import BatchScorer, ScoredBatch, ScoredPart
+from transforms.invoke.worker_loop import WorkerLoop
 from transforms.totals import NAMESPACE
 
 PREDICTIONS = "predictions"
@@ -53,11 +54,14 @@ class InvokeSpec:
 
 class WorkerResources:
     """What every invoke DoFn instance of a worker process shares: so ``concurrency``, the request budget and
-    the outage count hold per process, however many instances the SDK harness runs."""
+    the outage count hold per process, however many instances the SDK harness runs. Their requests all run
+    on one event loop."""
 
     def __init__(self, spec: InvokeSpec) -> None:
         settings = spec.settings
+        self.loop = WorkerLoop()
         self.client = make_client(spec.endpoint, settings.concurrency, spec.credentials, settings.client)
+        self.loop.on_close(self.client.close)
         self.limiter = AdaptiveLimiter(settings.concurrency, settings.adaptive_concurrency)
         self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
         self.rate = RequestRate(spec.requests_per_second) if spec.requests_per_second else None
@@ -82,21 +86,21 @@ class InvokeEndpointFn(beam.DoFn):
             prediction_schema=spec.prediction_schema,
             dead_letter_schema=spec.dead_letter_schema,
         )
-        self._pool = ThreadPoolExecutor(spec.settings.concurrency, thread_name_prefix="invoke")
         self._progress = ProgressSender(spec.progress_address)
         # Per request; Beam metrics are per thread, so they are updated here, not in the pool.
         self._latency = Metrics.distribution(NAMESPACE, "latency_ms")
         self._max_pending = 4 * spec.settings.concurrency
 
     def start_bundle(self) -> None:
-        self._pending: collections.deque[tuple[BatchPlan, list[Future[ScoredPart]], Any, Any]] = collections.deque()
+        self._pending: collections.deque[tuple[BatchPlan, Future[list[ScoredPart]], Any, Any]] = collections.deque()
+        self._queued = 0  # requests of the pending batches
 
     def process(
         self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
     ) -> Iterator[Any]:
         plan = self._scorer.plan(table)
-        futures = [self._pool.submit(self._scorer.score_range, plan, a, b) for a, b in plan.ranges]
-        self._pending.append((plan, futures, window, timestamp))
+        self._pending.append((plan, self._resources.loop.submit(self._scorer.score(plan)), window, timestamp))
+        self._queued += len(plan.ranges)
         yield from self._drain(block=False)
 
     def finish_bundle(self) -> Iterator[Any]:
@@ -105,13 +109,13 @@ class InvokeEndpointFn(beam.DoFn):
     def _drain(self, block: bool) -> Iterator[Any]:
         """Emit finished batches in arrival order; wait when too many requests are queued."""
         while self._pending:
-            plan, futures, window, timestamp = self._pending[0]
-            queued = sum(len(f) for _, f, _, _ in self._pending)
-            if not (block or queued > self._max_pending or all(f.done() for f in futures)):
+            plan, scored, window, timestamp = self._pending[0]
+            if not (block or self._queued > self._max_pending or scored.done()):
                 return
-            wait(futures)
+            parts = scored.result()  # waits; an outage raised on the loop is raised here
             self._pending.popleft()
-            yield from self._emit(self._scorer.assemble(plan, [f.result() for f in futures]), window, timestamp)
+            self._queued -= len(plan.ranges)
+            yield from self._emit(self._scorer.assemble(plan, parts), window, timestamp)
 
     def _emit(self, batch: ScoredBatch, window: Any, timestamp: Any) -> Iterator[Any]:
         for latency in batch.latencies_ms:
@@ -121,11 +125,6 @@ class InvokeEndpointFn(beam.DoFn):
             if table is not None:
                 yield TaggedOutput(tag, WindowedValue(table, timestamp, (window,)))
         yield TaggedOutput(STATS, WindowedValue(batch.stats, timestamp, (window,)))
-
-    def teardown(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)
 
 
 class InvokeEndpoint(beam.PTransform):

@@ -26,7 +26,7 @@ def test_a_throttled_run_reports_its_throttled_seconds_to_the_runner():
     now = [0.0]
     client = StubClient([service_error("ThrottlingException", 400), service_error("ThrottlingException", 400)])
     s, slept = scorer(client, max_records=2)
-    s.invoker.rate = RequestRate(1.0, clock=lambda: now[0], sleep=slept.append)  # one request a second
+    s.invoker.rate = RequestRate(1.0, clock=lambda: now[0], sleep=slept)  # one request a second
     batch = score(s, pa.table({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "id": list(range(6))}))
     assert batch.stats.throttles == 2 and batch.stats.throttled_ms >= 4_000  # 5 attempts at one instant
     counters = counted([batch.stats])

@@ -15,6 +15,13 @@ from botocore.exceptions import ClientError
 POISON = "-1.0"
 
 
+class Slept(list[float]):
+    """An injected sleep that records how long it was asked to sleep, and returns at once."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
 def model_error(original_status: int) -> ClientError:
     return ClientError(
         {
@@ -35,14 +42,14 @@ def service_error(code: str, status: int) -> ClientError:
 
 
 class StubClient:
-    """``invoke_endpoint(**params)`` as boto3's client has it; records every call's parameters."""
+    """``await invoke_endpoint(**params)``, the async form of boto3's contract; records every call's parameters."""
 
     def __init__(self, failures: list[Exception] | None = None, poison_status: int = 400) -> None:
         self.calls: list[dict[str, Any]] = []
         self.failures = list(failures or [])  # raised first, one per call
         self.poison_status = poison_status
 
-    def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
+    async def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
         self.calls.append(params)
         if self.failures:
             raise self.failures.pop(0)

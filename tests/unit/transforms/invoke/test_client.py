@@ -20,7 +20,7 @@ def test_the_direct_client_sends_where_boto3_would(monkeypatch, settings, fips, 
     monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true" if fips else "false")
     endpoint = EndpointSettings(name="e", **settings)
     boto3_client = make_client(endpoint, 2, KEYS, "boto3")
-    assert boto3_client.meta.endpoint_url == url
+    assert boto3_client.endpoint_url == url
     assert make_client(endpoint, 2, KEYS).endpoint_url == url
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pyarrow as pa
 import pytest
 
-from tests.unit.transforms.invoke.stub_client import POISON, StubClient, service_error
+from tests.unit.transforms.invoke.stub_client import POISON, Slept, StubClient, service_error
 from transforms.batching.plan import BatchPlanner
 from transforms.core.rows import dead_letter_schema, prediction_schema
 from transforms.core.settings import EndpointSettings, InvokeSettings
@@ -21,8 +23,8 @@ def scorer(client: StubClient, **invoke) -> tuple[BatchScorer, list[float]]:
         feature_columns=["x"], passthrough_columns=["id"], id_columns=["id"], **{"max_records": 8, **invoke}
     )
     endpoint = EndpointSettings(name="e")
-    slept: list[float] = []
-    invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(4), sleep=slept.append)
+    slept = Slept()
+    invoker = EndpointInvoker(client, endpoint, settings, AdaptiveLimiter(4), sleep=slept)
     planner = BatchPlanner(settings, ["id"])
     return (
         BatchScorer(
@@ -37,7 +39,7 @@ def scorer(client: StubClient, **invoke) -> tuple[BatchScorer, list[float]]:
 
 def score(s: BatchScorer, table: pa.Table):
     plan = s.plan(table)
-    return s.assemble(plan, [s.score_range(plan, a, b) for a, b in plan.ranges])
+    return s.assemble(plan, asyncio.run(s.score(plan)))
 
 
 def table(values: list[float]) -> pa.Table:
@@ -102,8 +104,8 @@ def test_the_request_budget_is_taken_before_every_attempt_and_its_waits_count_as
     from transforms.invoke.rate import RequestRate
 
     now = [0.0]
-    waits: list[float] = []
-    rate = RequestRate(10.0, clock=lambda: now[0], sleep=waits.append)
+    waits = Slept()
+    rate = RequestRate(10.0, clock=lambda: now[0], sleep=waits)
     client = StubClient([service_error("ServiceUnavailable", 503)])
     s, _ = scorer(client, max_records=2)
     s.invoker.rate = rate

@@ -1,4 +1,4 @@
-"""The invoke DoFn's instances in one worker process share one client, limiter, breaker and request budget."""
+"""The invoke DoFn's instances in one worker process share one event loop, client, limiter, breaker and budget."""
 
 import pickle
 
@@ -6,7 +6,8 @@ import pyarrow as pa
 
 from transforms.core.rows import dead_letter_schema, prediction_schema
 from transforms.core.settings import EndpointSettings, InvokeSettings
-from transforms.invoke.fast_client import FastInvokeClient
+from transforms.invoke.client import ThreadedClient
+from transforms.invoke.direct_client import DirectInvokeClient
 from transforms.invoke.transform import InvokeEndpointFn, InvokeSpec
 
 
@@ -33,15 +34,13 @@ def instances(fn: InvokeEndpointFn, count: int) -> list[InvokeEndpointFn]:
 def test_every_instance_in_a_process_shares_one_set_of_worker_resources():
     first, second, third = instances(InvokeEndpointFn(spec(concurrency=7)), 3)
     shared = first._resources
-    assert second._resources is shared and third._resources is shared
-    assert isinstance(shared.client, FastInvokeClient) and shared.limiter.maximum == 7 and shared.rate is not None
+    assert second._resources is shared and third._resources is shared and shared.loop is not None
+    assert isinstance(shared.client, DirectInvokeClient) and shared.limiter.maximum == 7 and shared.rate is not None
     invokers = [fn._scorer.invoker for fn in (first, second, third)]
     assert all(i.limiter is shared.limiter and i.breaker is shared.breaker and i.rate is shared.rate for i in invokers)
-    for fn in (first, second, third):
-        fn.teardown()
 
 
 def test_another_transform_of_the_pipeline_gets_its_own():
     (a,) = instances(InvokeEndpointFn(spec()), 1)
     (b,) = instances(InvokeEndpointFn(spec(client="boto3")), 1)
-    assert a._resources is not b._resources and not isinstance(b._resources.client, FastInvokeClient)
+    assert a._resources is not b._resources and isinstance(b._resources.client, ThreadedClient)

@@ -129,7 +129,7 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
             "",
             "Measured in the same run (`benchmarks/client_bench.py`): a 74 KB `text/csv` body (500 rows x 16",
             "features), the endpoint (20 ms latency) in its own process, this process's CPU only. The pipeline",
-            "runs `invoke.client: direct` on a pool of threads.",
+            "runs `invoke.client: direct` on one event loop per worker process.",
             "",
             "| request path | CPU per call |",
             "|---|---:|",

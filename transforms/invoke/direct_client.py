@@ -31,7 +31,7 @@ class DirectInvokeClient:
 
     def __init__(self, wire: InvokeWire, verify: bool | str | None, max_connections: int) -> None:
         """``verify``: the session's ``ca_bundle`` (``AWS_CA_BUNDLE``), as boto3 passes it; None for the default."""
-        self._wire = wire
+        self.wire = wire
         config = wire.config
         self._max_connections = max_connections
         self._keepalive = bool(config.tcp_keepalive)
@@ -46,10 +46,10 @@ class DirectInvokeClient:
 
     @property
     def endpoint_url(self) -> str:
-        return self._wire.endpoint_url
+        return self.wire.endpoint_url
 
     async def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
-        request = self._wire.signed(params)
+        request = self.wire.signed(params)
         session = self._session or self._open()
         url = request.url
         try:
@@ -57,7 +57,7 @@ class DirectInvokeClient:
                 url, data=request.body, headers=dict(request.headers.items()), proxy=self._proxy, ssl=self._ssl
             ) as response:
                 body = await response.read()
-                return self._wire.answer(response.status, response.headers, body)
+                return self.wire.answer(response.status, response.headers, body)
         except aiohttp.ClientError as exc:
             raise _as_botocore(exc, url, self._proxy) from exc
         except TimeoutError as exc:

@@ -34,6 +34,7 @@ class InvokeWire:
         meta = boto_client.meta
         self.config = meta.config
         self.endpoint_url = str(meta.endpoint_url)
+        self.service_model = meta.service_model
         self._operation = meta.service_model.operation_model(OPERATION)
         self._region = meta.region_name
         self._signing_name = meta.service_model.signing_name

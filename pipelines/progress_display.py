@@ -78,6 +78,8 @@ class ProgressDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as wake:  # rather than wait out the recv timeout
+            wake.sendto(b"0", self._sock.getsockname())
         self._thread.join(timeout=2)
         if self.enabled:
             self._show(final=True)

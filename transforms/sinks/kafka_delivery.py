@@ -20,21 +20,43 @@ def producer_config(bootstrap: str, extra: dict[str, Any]) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, "linger.ms": 5, **extra, "enable.idempotence": True, "acks": "all"}
 
 
+class Delivery:
+    """Messages produced to one topic, confirmed durable together by one flush: a sink flushes once per bundle,
+    not once per table, so the broker's round trips overlap instead of serializing the stage."""
+
+    def __init__(self, producer: Any, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+        self._errors: list[str] = []
+
+    def _delivered(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+    def produce(self, messages: Iterable[OutputMessage]) -> None:
+        """Queue every message (a full local queue is waited out); serves the delivery reports due so far."""
+        producer = self.producer
+        for message in messages:
+            while True:
+                try:
+                    producer.produce(
+                        self.topic, message.value, message.key, headers=message.headers, on_delivery=self._delivered
+                    )
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain
+                    producer.poll(0.1)
+        producer.poll(0)
+
+    def confirm(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
+        """Flush; raise :class:`UndeliveredMessages` unless every message produced so far is acknowledged."""
+        left = self.producer.flush(timeout)
+        errors, self._errors = self._errors, []
+        if errors or left:
+            raise UndeliveredMessages(f"{len(errors) + left} messages to {self.topic} not delivered: {errors[:1]}")
+
+
 def deliver(producer: Any, topic: str, messages: Iterable[OutputMessage], timeout: float = FLUSH_TIMEOUT_S) -> None:
     """Produce every message, then flush; raise :class:`UndeliveredMessages` unless all are acknowledged."""
-    errors: list[str] = []
-
-    def delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    for message in messages:
-        while True:
-            try:
-                producer.produce(topic, message.value, message.key, headers=message.headers, on_delivery=delivered)
-                break
-            except BufferError:  # the local queue is full: let deliveries drain
-                producer.poll(0.1)
-    left = producer.flush(timeout)
-    if errors or left:
-        raise UndeliveredMessages(f"{len(errors) + left} messages to {topic} not delivered: {errors[:1]}")
+    delivery = Delivery(producer, topic)
+    delivery.produce(messages)
+    delivery.confirm(timeout)

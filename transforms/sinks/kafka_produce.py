@@ -1,4 +1,5 @@
-"""Kafka sink: each row a message on the topic; after the flush, the input offsets it covered are acknowledged."""
+"""Kafka sink: each row a message on the topic; once per bundle a flush, then the input offsets it covered are
+acknowledged (never before: an offset is committed only once its outputs are durable)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.codecs.kafka_messages import encode_rows
-from transforms.sinks.kafka_delivery import FLUSH_TIMEOUT_S, deliver
+from transforms.sinks.kafka_delivery import FLUSH_TIMEOUT_S, Delivery
 from transforms.sinks.offset_ledger import acks
 
 
@@ -23,9 +25,17 @@ class _ProduceFn(beam.DoFn):
 
         self._producer = Producer(self.conf)
 
-    def process(self, table: pa.Table) -> Iterator[tuple[str, str]]:
-        deliver(self._producer, self.topic, encode_rows(table))
-        yield from acks(table)
+    def start_bundle(self) -> None:
+        self._delivery = Delivery(self._producer, self.topic)
+        self._acks: list[WindowedValue] = []
+
+    def process(self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam) -> None:
+        self._delivery.produce(encode_rows(table))
+        self._acks += [WindowedValue(ack, timestamp, (window,)) for ack in acks(table)]
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        self._delivery.confirm()  # one flush for the bundle; a failure fails it, and no offset is acknowledged
+        yield from self._acks
 
     def teardown(self) -> None:
         producer = getattr(self, "_producer", None)
@@ -41,4 +51,4 @@ class WriteKafka(beam.PTransform):
         self._fn = _ProduceFn(conf, topic)
 
     def expand(self, tables: beam.PCollection) -> beam.PCollection:
-        return tables | beam.ParDo(self._fn)
+        return tables | beam.ParDo(self._fn).with_output_types(tuple[str, str])

@@ -151,13 +151,18 @@ def _run_until_stopped(config: JobConfig, ctx: RunContext, options: Any) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Replaces Beam's own Ctrl-C handler, which stops the job server (Prism) under the running workers first:
+    # they would die mid-stream, each printing a traceback. Here the job is cancelled, then the server stops.
+    signal.signal(signal.SIGINT, stop)
     try:
         result.wait_until_finish()
     except KeyboardInterrupt:
         print("\nsmscore: stopping the stream; uncommitted records are read again by the next run", file=sys.stderr)
         # The in-process workers' gRPC threads die with the runner; their farewells are noise.
         threading.excepthook = lambda _args: None
-        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        # Every library's farewell too (Prism's "Bundle Failed ... pipeline canceled" comes through a logger
+        # Beam sets to INFO itself): the stop is told in one line.
+        logging.disable(logging.ERROR)
         with contextlib.suppress(Exception):
             result.cancel()
     return EXIT_OK

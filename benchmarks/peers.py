@@ -1,6 +1,7 @@
 """The peers we measure ourselves against, each in its most natural form; one runs per process.
 
     python -m benchmarks.peers {P1,P2,P3,P4-standard,P4-adaptive} --input ... --url ... [options]
+    python -m benchmarks.peers P5 --bootstrap ... --topic ... --predictions ... --url ... [options]
 
 Prints one JSON line: what it did (records, calls, retries, lost). Wall time, CPU and
 peak RSS are measured from outside by ``benchmarks.bench``.
@@ -156,25 +157,75 @@ def p4_retry_mode(mode: str) -> Any:
     return run
 
 
+def p5_kafka(args: argparse.Namespace) -> dict[str, Any]:
+    """Kafka -> Kafka as a user writes it: a consumer, 500-message CSV requests on a thread pool with boto3, one
+    JSON prediction produced per message, offsets committed at the end (bounded: what the topic holds now)."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False})
+    partitions = sorted(consumer.list_topics(args.topic, timeout=10).topics[args.topic].partitions)
+    ends: dict[int, int] = {
+        p: consumer.get_watermark_offsets(TopicPartition(args.topic, p), timeout=10)[1] for p in partitions
+    }
+    consumer.assign([TopicPartition(args.topic, p, 0) for p in partitions])
+    producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    sm = client(args.url, args.threads)
+    features = [f"f{i}" for i in range(4)]
+
+    def score(batch: list[Any]) -> int:
+        rows = [json.loads(m.value()) for m in batch]
+        body = "\n".join(",".join(str(row[f]) for f in features) for row in rows)
+        response = sm.invoke_endpoint(EndpointName=args.endpoint, ContentType="text/csv", Body=body.encode())
+        scores = response["Body"].read().split()
+        for message, row, value in zip(batch, rows, scores, strict=True):
+            producer.produce(args.predictions, json.dumps({"id": row["id"], "prediction": float(value)}), message.key())
+        producer.poll(0)
+        return len(batch)
+
+    total = sum(ends.values())
+    consumed = 0
+    with ThreadPoolExecutor(args.threads) as pool:
+        futures = []
+        while consumed < total:
+            batch = [
+                m
+                for m in consumer.consume(args.rows_per_request, timeout=1.0)
+                if m.error() is None and (m.offset() or 0) < ends[m.partition() or 0]
+            ]
+            consumed += len(batch)
+            if batch:
+                futures.append(pool.submit(score, batch))
+        scored = sum(f.result() for f in futures)
+    producer.flush(60)
+    consumer.commit(offsets=[TopicPartition(args.topic, p, ends[p]) for p in partitions], asynchronous=False)
+    consumer.close()
+    return {"records": scored, "calls": len(futures)}
+
+
 PEERS = {
     "P1": p1_run_inference,
     "P2": p2_script,
     "P3": p3_floor,
     "P4-standard": p4_retry_mode("standard"),
     "P4-adaptive": p4_retry_mode("adaptive"),
+    "P5": p5_kafka,
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("peer", choices=sorted(PEERS))
-    parser.add_argument("--input", required=True, help="Parquet glob")
+    parser.add_argument("--input", default="", help="Parquet glob")
     parser.add_argument("--url", required=True)
     parser.add_argument("--endpoint", default="bench")
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rows-per-request", type=int, default=500)
     parser.add_argument("--rows", type=int, default=0, help="only the first N rows (0: all)")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", default="")
+    parser.add_argument("--bootstrap", help="P5: the Kafka cluster")
+    parser.add_argument("--topic", help="P5: the input topic")
+    parser.add_argument("--predictions", help="P5: the output topic")
+    parser.add_argument("--group", default="p5", help="P5: its consumer group")
     args = parser.parse_args()
     print(json.dumps(PEERS[args.peer](args)))
 

@@ -44,11 +44,20 @@ def position(consumer: Any, topic: str, partition: int) -> int:
 
 
 def poll_batch(
-    consumer: Any, max_records: int, max_wait_ms: int, stop_before: int, clock: Callable[[], float] = time.monotonic
+    consumer: Any,
+    max_records: int,
+    max_wait_ms: int,
+    stop_before: int,
+    *,
+    next_offset: int,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[Message]:
-    """Up to ``max_records`` messages below ``stop_before``, closed ``max_wait_ms`` after the poll began.
+    """Up to ``max_records`` messages from ``next_offset`` on and below ``stop_before``, closed ``max_wait_ms``
+    after the poll began.
 
-    A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill.
+    A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill. Never
+    more messages are asked for than offsets remain below ``stop_before``: librdkafka waits out the timeout for
+    a count it cannot reach, which cost a bounded read ``max_wait_ms`` at the end of every partition.
     """
     from confluent_kafka import KafkaError, KafkaException
 
@@ -58,7 +67,11 @@ def poll_batch(
         remaining = deadline - clock()
         if remaining <= 0:
             break
-        for msg in consumer.consume(max_records - len(batch), timeout=remaining):
+        at = batch[-1].offset + 1 if batch else next_offset
+        wanted = min(max_records - len(batch), stop_before - at)
+        if wanted <= 0:
+            break
+        for msg in consumer.consume(wanted, timeout=remaining):
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:

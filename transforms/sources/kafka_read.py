@@ -61,7 +61,7 @@ class _ReadRangeFn(_PartitionReaderFn):
         at = rng.start
         while at < rng.end:
             consumer = self._consumers.at(rng.topic, rng.partition, at)
-            batch = poll_batch(consumer, spec.max_records, max(spec.max_wait_ms, 1000), rng.end)
+            batch = poll_batch(consumer, spec.max_records, max(spec.max_wait_ms, 1000), rng.end, next_offset=at)
             if not batch:
                 # Compacted or transactional topics have offsets with no record: ask where we are.
                 if position(consumer, rng.topic, rng.partition) >= rng.end:
@@ -114,7 +114,7 @@ class _ReadStreamFn(_PartitionReaderFn):
         rng = PartitionRange.decode(element)
         start = tracker.current_restriction().start
         consumer = self._consumers.at(rng.topic, rng.partition, start)
-        batch = poll_batch(consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION)
+        batch = poll_batch(consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=start)
         claimed = [m for m in batch if tracker.try_claim(m.offset)]
         if claimed:
             yield from tagged(decode_poll_batch(spec, claimed, claimed[-1].offset + 1))

@@ -50,7 +50,9 @@ def test_a_batch_closes_at_max_wait_even_if_not_full():
 
     now = [0.0]
     consumer = TrickleConsumer(now, step=0.1)
-    batch = poll_batch(consumer, max_records=500, max_wait_ms=450, stop_before=2**63 - 1, clock=lambda: now[0])
+    batch = poll_batch(
+        consumer, max_records=500, max_wait_ms=450, stop_before=2**63 - 1, next_offset=0, clock=lambda: now[0]
+    )
     assert [m.offset for m in batch] == [0, 1, 2, 3]  # 4 arrivals within 450 ms, then the batch closes
     assert now[0] <= 0.45 + 1e-9 and max(consumer.timeouts) <= 0.45
 
@@ -60,10 +62,52 @@ def test_a_batch_closes_when_full_or_at_the_end_of_its_range():
 
     now = [0.0]
     full = poll_batch(
-        TrickleConsumer(now, 0.001), max_records=3, max_wait_ms=1000, stop_before=100, clock=lambda: now[0]
+        TrickleConsumer(now, 0.001),
+        max_records=3,
+        max_wait_ms=1000,
+        stop_before=100,
+        next_offset=0,
+        clock=lambda: now[0],
     )
     assert [m.offset for m in full] == [0, 1, 2]
     bounded = poll_batch(
-        TrickleConsumer(now, 0.001), max_records=10, max_wait_ms=1000, stop_before=2, clock=lambda: now[0]
+        TrickleConsumer(now, 0.001),
+        max_records=10,
+        max_wait_ms=1000,
+        stop_before=2,
+        next_offset=0,
+        clock=lambda: now[0],
     )
     assert [m.offset for m in bounded] == [0, 1]
+
+
+class BacklogConsumer:
+    """Holds ``count`` messages; as librdkafka does, asked for more than it holds it waits out the timeout."""
+
+    def __init__(self, clock: list[float], count: int) -> None:
+        self.clock, self.count, self.next, self.asked = clock, count, 0, []
+
+    def consume(self, num: int, timeout: float):
+        self.asked.append(num)
+        if self.next + num > self.count:
+            self.clock[0] += timeout
+        taken = range(self.next, min(self.next + num, self.count))
+        self.next = taken.stop
+        return [FakeMessage(i) for i in taken]
+
+
+def test_the_end_of_a_bounded_range_is_read_without_waiting_for_messages_that_cannot_come():
+    from transforms.sources.kafka_poll import poll_batch
+
+    now = [0.0]
+    consumer = BacklogConsumer(now, count=1_203)
+    batches = []
+    at = 3
+    consumer.next = at  # a range [3, 1203): its last batch holds 200
+    while at < 1_203:
+        batch = poll_batch(
+            consumer, max_records=500, max_wait_ms=1000, stop_before=1_203, next_offset=at, clock=lambda: now[0]
+        )
+        batches.append(len(batch))
+        at = batch[-1].offset + 1
+    assert batches == [500, 500, 200] and consumer.asked == [500, 500, 200] and now[0] == 0.0

@@ -43,6 +43,15 @@ def position(consumer: Any, topic: str, partition: int) -> int:
     return int(consumer.position([TopicPartition(topic, partition)])[0].offset)
 
 
+def backlog(consumer: Any, topic: str, partition: int, next_offset: int) -> int:
+    """How many messages the partition holds from ``next_offset`` on, by the high watermark the consumer last
+    fetched (cached: no broker round trip)."""
+    from confluent_kafka import TopicPartition
+
+    _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+    return max(int(high) - next_offset, 0)
+
+
 def poll_batch(
     consumer: Any,
     max_records: int,

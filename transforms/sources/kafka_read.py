@@ -8,6 +8,8 @@ whichever comes first) becomes one Arrow table.
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +22,11 @@ from apache_beam.utils.timestamp import Duration
 
 from transforms.core.offsets import END_OF_PARTITION, PartitionRange, encode_offset_message
 from transforms.sources.kafka_batch import PollOutputs, ReaderSpec, decode_poll_batch
-from transforms.sources.kafka_poll import PartitionConsumers, poll_batch, position
+from transforms.sources.kafka_poll import PartitionConsumers, backlog, poll_batch, position
 
 TABLES, DEAD_LETTERS, STATS, MANIFESTS = "tables", "dead_letters", "stats", "manifests"
+CATCH_UP_SECONDS = 5.0  # the longest a streaming read call keeps reading a backlog before it checkpoints
+BACKLOG_BATCHES = 4  # a partition further behind than this many poll batches is caught up in longer calls
 
 
 def tagged(outputs: PollOutputs, manifests: bool = True) -> Iterator[TaggedOutput]:
@@ -101,7 +105,11 @@ _WATERMARK = beam.DoFn.WatermarkEstimatorParam(WalltimeWatermarkEstimator.defaul
 
 
 class _ReadStreamFn(_PartitionReaderFn):
-    """Streaming: an unbounded splittable DoFn per partition; one poll batch per call, then a checkpoint."""
+    """Streaming: an unbounded splittable DoFn per partition. A call reads poll batches while the partition
+    holds a backlog of more than ``BACKLOG_BATCHES`` batches, up to ``CATCH_UP_SECONDS``, then checkpoints:
+    caught up, a call is one batch, so a record waits no longer than ``max_wait_ms`` for its batch and its
+    output is flushed and committed when the call ends; behind, the runner's per-call cost (a bundle, its
+    flush and commit) is paid once per many batches."""
 
     @beam.DoFn.unbounded_per_element()
     def process(
@@ -112,12 +120,20 @@ class _ReadStreamFn(_PartitionReaderFn):
     ) -> Iterator[Any]:
         spec = self.spec
         rng = PartitionRange.decode(element)
-        start = tracker.current_restriction().start
-        consumer = self._consumers.at(rng.topic, rng.partition, start)
-        batch = poll_batch(consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=start)
-        claimed = [m for m in batch if tracker.try_claim(m.offset)]
-        if claimed:
-            yield from tagged(decode_poll_batch(spec, claimed, claimed[-1].offset + 1))
+        at = tracker.current_restriction().start
+        consumer = self._consumers.at(rng.topic, rng.partition, at)
+        until = time.monotonic() + CATCH_UP_SECONDS
+        while True:
+            batch = poll_batch(consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=at)
+            claimed = list(itertools.takewhile(lambda m: tracker.try_claim(m.offset), batch))
+            if claimed:
+                at = claimed[-1].offset + 1
+                yield from tagged(decode_poll_batch(spec, claimed, at))
+            if len(claimed) < len(batch):
+                return  # the runner checkpointed the restriction: the rest is another call's
+            behind = backlog(consumer, rng.topic, rng.partition, at) > BACKLOG_BATCHES * spec.max_records
+            if not behind or time.monotonic() >= until:
+                break
         tracker.defer_remainder(Duration.of(0) if batch else Duration.of(0.05))
 
 

@@ -67,19 +67,21 @@ def _streaming_catchup(bootstrap: str, url: str, topic: str, messages: int) -> d
     tag = f"stream-{uuid.uuid4().hex[:6]}"
     _topics(bootstrap, [f"pred-{tag}", f"dlq-{tag}"])
     cmd = _ours("configs/kafka-streaming.yaml", bootstrap, url, tag, topic, "--set", "source.start=earliest")
+    log = WORK / f"kafka-{tag}.log"  # a file, not a pipe: a full pipe would stall the job mid-run
     started = time.monotonic()
-    job = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        done = 0
-        while done < messages and time.monotonic() - started < 900:
-            if job.poll() is not None:
-                raise RuntimeError(f"the streaming job exited: {(job.stderr.read() if job.stderr else '')[-2000:]}")
-            time.sleep(1)
-            done = _committed(bootstrap, f"ours-{tag}", topic)
-        elapsed = time.monotonic() - started
-    finally:
-        job.send_signal(signal.SIGTERM)
-        job.wait(120)
+    with log.open("w") as out:
+        job = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            done = 0
+            while done < messages and time.monotonic() - started < 900:
+                if job.poll() is not None:
+                    raise RuntimeError(f"the streaming job exited:\n{log.read_text()[-2000:]}")
+                time.sleep(1)
+                done = _committed(bootstrap, f"ours-{tag}", topic)
+            elapsed = time.monotonic() - started
+        finally:
+            job.send_signal(signal.SIGTERM)
+            job.wait(120)
     return {"messages": done, "seconds": round(elapsed, 2), "records_per_s": round(done / elapsed, 1)}
 
 

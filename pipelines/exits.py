@@ -16,6 +16,9 @@ EXIT_OK, EXIT_DEAD_LETTERS, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
 log = logging.getLogger("smscore")
 _TRACEBACK = "Traceback (most recent call last)"
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*: ")  # "module.Name: message", as a traceback ends
+# Beam warns on import, through the root logger, that its BigQuery client is missing where the gcp extra is not
+# installed: a job that does not use BigQuery has nothing to do about it.
+_IMPORT_NOISE = ("apitools not found, and bigquery client libraries are not available",)
 
 
 def configure_logging() -> None:
@@ -25,6 +28,8 @@ def configure_logging() -> None:
     level = os.environ.get("SMSCORE_LOG_LEVEL", "WARNING")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     quiet_request_loggers()  # at DEBUG too: no request body, custom attribute or credential in a log line
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: not str(record.msg).startswith(_IMPORT_NOISE))
     if level.upper() != "DEBUG":
         for handler in logging.getLogger().handlers:
             handler.addFilter(without_traceback)

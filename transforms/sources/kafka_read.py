@@ -123,18 +123,19 @@ class _ReadStreamFn(_PartitionReaderFn):
         at = tracker.current_restriction().start
         consumer = self._consumers.at(rng.topic, rng.partition, at)
         until = time.monotonic() + CATCH_UP_SECONDS
-        while True:
+        checkpointed = False  # by the runner: the rest of the restriction is another call's
+        reading = True
+        while reading:
             batch = poll_batch(consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=at)
             claimed = list(itertools.takewhile(lambda m: tracker.try_claim(m.offset), batch))
             if claimed:
                 at = claimed[-1].offset + 1
                 yield from tagged(decode_poll_batch(spec, claimed, at))
-            if len(claimed) < len(batch):
-                return  # the runner checkpointed the restriction: the rest is another call's
+            checkpointed = len(claimed) < len(batch)
             behind = backlog(consumer, rng.topic, rng.partition, at) > BACKLOG_BATCHES * spec.max_records
-            if not behind or time.monotonic() >= until:
-                break
-        tracker.defer_remainder(Duration.of(0) if batch else Duration.of(0.05))
+            reading = behind and not checkpointed and time.monotonic() < until
+        if not checkpointed:
+            tracker.defer_remainder(Duration.of(0) if batch else Duration.of(0.05))
 
 
 class ReadKafkaTables(beam.PTransform):

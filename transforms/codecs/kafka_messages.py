@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, cast
+import itertools
+from collections.abc import Iterable
+from typing import Any, NamedTuple, cast
 
 import pyarrow as pa
 
@@ -28,10 +30,15 @@ def encode_rows(table: pa.Table) -> list[OutputMessage]:
     values = cast(list[bytes], values_as_bytes(objects))  # json_objects has no nulls
     ids = _column_bytes(table, "inference_id")
     variants = _column_bytes(table, "invoked_variant") if "invoked_variant" in names else [None] * rows
-    return [
-        OutputMessage(key, value, [("inference_id", i), ("invoked_variant", v)] if v else [("inference_id", i)])
-        for key, value, i, v in zip(keys, values, ids, variants, strict=True)
-    ]
+    # Built by zip, map and tuple's own constructor, not a Python call per row (~1 s per 1M messages less).
+    # confluent-kafka takes headers as a list (not a tuple) of (name, value) pairs.
+    id_headers = zip(itertools.repeat("inference_id"), ids)
+    if "invoked_variant" in names and not table.column("invoked_variant").null_count:
+        variant_headers = zip(itertools.repeat("invoked_variant"), variants)
+        headers: Iterable[Any] = map(list, zip(id_headers, variant_headers, strict=True))
+    else:  # dead letters, and any row without a variant
+        headers = ([h, ("invoked_variant", v)] if v else [h] for h, v in zip(id_headers, variants, strict=True))
+    return list(map(OutputMessage._make, zip(keys, values, headers, strict=True)))
 
 
 def _column_bytes(table: pa.Table, name: str) -> list[bytes | None]:

@@ -21,6 +21,11 @@ def test_output_messages_keep_the_key_and_carry_id_and_variant_headers():
     assert [m.key for m in out] == [b"k1", None]
     assert out[0].headers == [("inference_id", b"id-4"), ("invoked_variant", b"variant-a")]
     assert out[1].headers == [("inference_id", b"id-5")]
+    every_variant = encode_rows(table.set_column(3, "invoked_variant", pa.array(["variant-a", "variant-b"])))
+    assert [m.headers for m in every_variant] == [  # lists: confluent-kafka refuses tuples
+        [("inference_id", b"id-4"), ("invoked_variant", b"variant-a")],
+        [("inference_id", b"id-5"), ("invoked_variant", b"variant-b")],
+    ]
     body = json.loads(out[0].value)
     assert body["kafka_offset"] == 4 and "kafka_key" not in body
     assert body["payload"] == {"base64": "//4="} and json.loads(out[1].value)["payload"] == "ok"

@@ -204,7 +204,8 @@ def main() -> None:
     parser.add_argument("--single-rows", type=int, default=20_000)
     parser.add_argument("--cap", type=float, default=100.0, help="requests/s of the throttled endpoint (K)")
     parser.add_argument("--capped-requests", type=int, default=1500)
-    parser.add_argument("--no-streaming", action="store_true", help="skip the Kafka streaming figure")
+    parser.add_argument("--no-streaming", action="store_true", help="skip the Kafka figures (streaming and bounded)")
+    parser.add_argument("--kafka-messages", type=int, default=1_000_000, help="messages of the Kafka -> Kafka runs")
     parser.add_argument(
         "--repeat", type=int, default=2, help="runs of ours and P2, ours and P3 (alternating); the best of each counts"
     )
@@ -264,11 +265,18 @@ def main() -> None:
         show(run_peer("P4-adaptive", capped, capped_rows, ep, "bench-capped", 32, 10))
 
     streaming: dict[str, Any] | None = None
+    streaming_5000: dict[str, Any] | None = None
+    kafka: dict[str, Any] | None = None
     if not args.no_streaming:
+        from benchmarks.kafka_bench import kafka_figures, print_kafka
         from benchmarks.streaming import streaming_figure
 
         streaming = streaming_figure()
         print(f"  streaming: {streaming}", flush=True)
+        streaming_5000 = streaming_figure(rate=5000)
+        print(f"  streaming: {streaming_5000}", flush=True)
+        kafka = kafka_figures(args.kafka_messages)
+        print_kafka(kafka)
 
     r = results
     ours_t = r["ours-throttled"]
@@ -286,6 +294,10 @@ def main() -> None:
         "P4_standard_goodput_fraction": ratio(r["P4-standard"].calls_per_s, args.cap),
         "P4_adaptive_goodput_fraction": ratio(r["P4-adaptive"].calls_per_s, args.cap),
     }
+    if kafka is not None:
+        ours_k, p5 = kafka["bounded"]
+        ratios["kafka_bounded_vs_P5"] = ratio(ours_k.records_per_s, p5.records_per_s)
+        ratios["kafka_streaming_catchup_vs_P5"] = ratio(kafka["streaming_catchup"]["records_per_s"], p5.records_per_s)
     payload = {
         "command": " ".join(["python -m benchmarks.bench", *sys.argv[1:]]),
         "machine": machine(),
@@ -304,6 +316,13 @@ def main() -> None:
         "results": {k: {**asdict(v), "records_per_s": round(v.records_per_s, 1)} for k, v in results.items()},
         "ratios": ratios,
         "streaming": streaming,
+        "streaming_5000": streaming_5000,
+        "kafka": kafka
+        and {
+            "messages": args.kafka_messages,
+            "bounded": {r.name: {**asdict(r), "records_per_s": round(r.records_per_s, 1)} for r in kafka["bounded"]},
+            "streaming_catchup": kafka["streaming_catchup"],
+        },
         "endpoint": endpoint_figures,
         "codecs": codecs,
         "clients": clients,

@@ -61,23 +61,14 @@ def test_a_batch_closes_when_full_or_at_the_end_of_its_range():
     from transforms.sources.kafka_poll import poll_batch
 
     now = [0.0]
-    full = poll_batch(
-        TrickleConsumer(now, 0.001),
-        max_records=3,
-        max_wait_ms=1000,
-        stop_before=100,
-        next_offset=0,
-        clock=lambda: now[0],
-    )
+
+    def poll(max_records: int, stop_before: int):  # type: ignore[no-untyped-def]
+        consumer = TrickleConsumer(now, 0.001)
+        return poll_batch(consumer, max_records, 1000, stop_before, next_offset=0, clock=lambda: now[0])
+
+    full = poll(max_records=3, stop_before=100)
     assert [m.offset for m in full] == [0, 1, 2]
-    bounded = poll_batch(
-        TrickleConsumer(now, 0.001),
-        max_records=10,
-        max_wait_ms=1000,
-        stop_before=2,
-        next_offset=0,
-        clock=lambda: now[0],
-    )
+    bounded = poll(max_records=10, stop_before=2)
     assert [m.offset for m in bounded] == [0, 1]
 
 

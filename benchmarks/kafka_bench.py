@@ -36,15 +36,12 @@ def _topics(bootstrap: str, names: list[str]) -> None:
         future.result(30)
 
 
-def _committed(bootstrap: str, group: str, topic: str) -> int:
-    from confluent_kafka import Consumer, TopicPartition
+def _committed(consumer: Any, topic: str) -> int:
+    """Offsets the consumer's group has committed in ``topic``, summed over its partitions."""
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        offsets = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
-        return sum(max(tp.offset, 0) for tp in offsets)
-    finally:
-        consumer.close()
+    offsets = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+    return sum(max(tp.offset, 0) for tp in offsets)
 
 
 def _ours(config: str, bootstrap: str, url: str, tag: str, topic: str, *extra: str) -> list[str]:
@@ -64,11 +61,14 @@ def _ours(config: str, bootstrap: str, url: str, tag: str, topic: str, *extra: s
 
 
 def _streaming_catchup(bootstrap: str, url: str, topic: str, messages: int) -> dict[str, Any]:
+    from confluent_kafka import Consumer
+
     tag = f"stream-{uuid.uuid4().hex[:6]}"
     _topics(bootstrap, [f"pred-{tag}", f"dlq-{tag}"])
     cmd = _ours("configs/kafka-streaming.yaml", bootstrap, url, tag, topic, "--set", "source.start=earliest")
     log = WORK / f"kafka-{tag}.log"  # a file, not a pipe: a full pipe would stall the job mid-run
     started = time.monotonic()
+    watcher = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ours-{tag}"})  # reads the job's commits
     with log.open("w") as out:
         job = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -77,11 +77,12 @@ def _streaming_catchup(bootstrap: str, url: str, topic: str, messages: int) -> d
                 if job.poll() is not None:
                     raise RuntimeError(f"the streaming job exited:\n{log.read_text()[-2000:]}")
                 time.sleep(1)
-                done = _committed(bootstrap, f"ours-{tag}", topic)
+                done = _committed(watcher, topic)
             elapsed = time.monotonic() - started
         finally:
             job.send_signal(signal.SIGTERM)
             job.wait(120)
+            watcher.close()
     return {"messages": done, "seconds": round(elapsed, 2), "records_per_s": round(done / elapsed, 1)}
 
 

@@ -30,7 +30,7 @@ def encode_rows(table: pa.Table) -> list[OutputMessage]:
     values = cast(list[bytes], values_as_bytes(objects))  # json_objects has no nulls
     ids = _column_bytes(table, "inference_id")
     variants = _column_bytes(table, "invoked_variant") if "invoked_variant" in names else [None] * rows
-    # Built by zip, map and tuple's own constructor, not a Python call per row (~1 s per 1M messages less).
+    # Built by zip, map and tuple's own constructor: no Python-level call per row on this per-message path.
     # confluent-kafka takes headers as a list (not a tuple) of (name, value) pairs.
     id_headers = zip(itertools.repeat("inference_id"), ids)
     if "invoked_variant" in names and not table.column("invoked_variant").null_count:

@@ -87,7 +87,7 @@ class InvokeEndpointFn(beam.DoFn):
             dead_letter_schema=spec.dead_letter_schema,
         )
         self._progress = ProgressSender(spec.progress_address)
-        # Per request; Beam metrics are per thread, so they are updated here, not in the pool.
+        # Per request; Beam metrics are per thread, so they are updated here, not on the event loop.
         self._latency = Metrics.distribution(NAMESPACE, "latency_ms")
         self._max_pending = 4 * spec.settings.concurrency
 

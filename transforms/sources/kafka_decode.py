@@ -56,8 +56,7 @@ class Message(NamedTuple):
 
 def from_confluent(msg: Any) -> Message:
     ts_type, ts = msg.timestamp()
-    # _make (tuple's own constructor), not Message(...): the generated keyword __new__ was a third of the read
-    # path's CPU (1M messages: ~1.7 s).
+    # _make is tuple's own constructor; Message(...) runs a generated Python __new__ per message (BENCHMARKS.md).
     return Message._make(
         (msg.topic(), msg.partition(), msg.offset(), ts if ts_type else None, msg.key(), msg.value(), msg.headers())
     )

@@ -31,14 +31,9 @@ def expansion_service(jar: str, environment: str) -> JavaJarExpansionService:
 
 def to_message(record: Any) -> Message:
     headers = [(h.key, h.value) for h in (getattr(record, "headers", None) or [])]
-    return Message(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-        key=record.key,
-        value=record.value,
-        headers=headers or None,
+    # _make, as from_confluent does: no generated Python __new__ per message.
+    return Message._make(
+        (record.topic, record.partition, record.offset, record.timestamp, record.key, record.value, headers or None)
     )
 
 

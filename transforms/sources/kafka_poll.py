@@ -66,7 +66,7 @@ def poll_batch(
 
     A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill. Never
     more messages are asked for than offsets remain below ``stop_before``: librdkafka waits out the timeout for
-    a count it cannot reach, which cost a bounded read ``max_wait_ms`` at the end of every partition.
+    a count it cannot reach, so a bounded read would wait ``max_wait_ms`` at the end of every partition.
     """
     from confluent_kafka import KafkaError, KafkaException
 

@@ -32,7 +32,7 @@ def config(faults: dict | None = None, model_error_status: int = 503) -> dict:
     }
 
 
-def clients(url: str, credentials: StaticCredentials = KEYS, read_timeout: float = 70.0) -> dict:
+def clients(url: str, credentials: StaticCredentials | None = KEYS, read_timeout: float = 70.0) -> dict:
     endpoint = EndpointSettings(name="local-demo", endpoint_url=url, read_timeout_seconds=read_timeout)
     made = {kind: make_client(endpoint, 4, credentials, kind) for kind in ("direct", "boto3")}
     for client in made.values():
@@ -108,6 +108,18 @@ def test_a_payload_over_6_mib_an_unknown_endpoint_and_a_refused_signature(endpoi
         direct, boto3_ = (outcome(c, **overrides) for c in pair.values())
         assert direct == boto3_, overrides.keys()
         assert (direct[1].error_class, direct[1].outage) == (error_class, outage)
+
+
+def test_no_credentials_anywhere_is_the_same_auth_outage(endpoint_factory, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    ep = endpoint_factory(config())
+    direct, boto3_ = (outcome(c) for c in clients(ep.url, credentials=None).values())
+    assert direct == boto3_ and direct[0] == "NoCredentialsError"
+    assert (direct[1].error_class, direct[1].outage) == ("AuthError", True)
 
 
 def test_a_read_timeout_is_the_same_network_error(endpoint_factory):

@@ -42,6 +42,8 @@ def classify(exc: BaseException, policy: RetrySettings) -> ErrorInfo:
         return ErrorInfo(
             error_class="BadResponse", code=exc.code, message=str(exc), retryable=policy.bad_response == "retry"
         )
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):  # no request can be signed: stop the run
+        return ErrorInfo(error_class="AuthError", code=type(exc).__name__, message=str(exc), retryable=False, outage=True)
     if isinstance(exc, NETWORK_ERRORS):
         return ErrorInfo(
             error_class="NetworkError", code=type(exc).__name__, message=str(exc), retryable=True, outage=True

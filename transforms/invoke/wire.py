@@ -21,6 +21,7 @@ from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSPreparedRequest, create_request_object, prepare_request_dict
+from botocore.exceptions import NoCredentialsError
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
@@ -51,6 +52,8 @@ class InvokeWire:
         request_dict = self._serializer.serialize_to_request(params, self._operation)
         prepare_request_dict(request_dict, endpoint_url=self.endpoint_url)
         request = create_request_object(request_dict)
+        if self._credentials is None:  # boto3's client raises the same when its chain finds nothing
+            raise NoCredentialsError()
         SigV4Auth(self._credentials.get_frozen_credentials(), self._signing_name, self._region).add_auth(request)
         return request.prepare()
 

@@ -27,6 +27,7 @@ def client_error(code, status, **extra):
         (client_error("InvalidSignatureException", 403), "AuthError", False, False, False, True),
         (client_error("UnrecognizedClientException", 403), "AuthError", False, False, False, True),
         (client_error("ExpiredTokenException", 400), "AuthError", False, False, False, True),
+        (botocore.exceptions.NoCredentialsError(), "AuthError", False, False, False, True),
         (client_error("ValidationError", 400), "ValidationError", False, False, False, False),
         (client_error("ModelError", 424, OriginalStatusCode=400), "ModelError", False, False, True, False),
         (client_error("ModelError", 424, OriginalStatusCode=503), "ModelError", True, False, False, False),

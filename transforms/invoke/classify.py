@@ -43,7 +43,9 @@ def classify(exc: BaseException, policy: RetrySettings) -> ErrorInfo:
             error_class="BadResponse", code=exc.code, message=str(exc), retryable=policy.bad_response == "retry"
         )
     if isinstance(exc, botocore.exceptions.NoCredentialsError):  # no request can be signed: stop the run
-        return ErrorInfo(error_class="AuthError", code=type(exc).__name__, message=str(exc), retryable=False, outage=True)
+        return ErrorInfo(
+            error_class="AuthError", code=type(exc).__name__, message=str(exc), retryable=False, outage=True
+        )
     if isinstance(exc, NETWORK_ERRORS):
         return ErrorInfo(
             error_class="NetworkError", code=type(exc).__name__, message=str(exc), retryable=True, outage=True

@@ -67,5 +67,5 @@ setup(
             "gcp-storage-emulator>=2024",  # a GCS-compatible server for the gs:// tests (no GCP here)
         ],
     },
-    entry_points={"console_scripts": ["smscore=pipelines.cli:main"]},
+    entry_points={"console_scripts": ["smscore=pipelines.cli:entry"]},
 )

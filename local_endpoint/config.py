@@ -81,6 +81,14 @@ class ErrorRates(_Strict):
 FAULT_KINDS = tuple(ErrorRates.model_fields)
 
 
+class PoisonRecords(_Strict):
+    """Records the model cannot take: a request whose body holds ``marker`` fails in the container, as a
+    handler that raises on one record (a 5xx ModelError) or hangs on it (no answer for ``stall_seconds``)."""
+
+    marker: str = Field(min_length=1)
+    fails_with: Literal["model_error", "stall"] = "model_error"
+
+
 class Faults(_Strict):
     seed: int = 0
     latency: Latency = Latency()
@@ -88,6 +96,7 @@ class Faults(_Strict):
     errors: ErrorRates = ErrorRates()
     model_error_status: int = Field(500, ge=400, le=599)
     stall_seconds: float = Field(75.0, gt=0)
+    poison: PoisonRecords | None = None
 
 
 class Variant(_Strict):

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from local_endpoint.auth import SigV4Verifier
 from local_endpoint.capture import capture_record
-from local_endpoint.config import ServerConfig, Variant, default_config
+from local_endpoint.config import PoisonRecords, ServerConfig, Variant, default_config
 from local_endpoint.faults import FaultInjector
 from local_endpoint.hosting import BackgroundServer, serve_app
 from local_endpoint.models import (
@@ -49,6 +49,10 @@ from local_endpoint.sessions import Session, SessionStore, new_session_header
 
 log = logging.getLogger("local_endpoint")
 
+_MODEL_TIMED_OUT = (
+    "Your invocation timed out while waiting for a response from container primary. "
+    "Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again."
+)
 _PRE_MODEL_FAULTS = frozenset(SIMPLE_ERRORS) | {"model_error", "connection_reset", "stall"}
 
 
@@ -78,10 +82,11 @@ def _reset_connection(request: web.Request) -> None:
     transport.abort()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CallStats:
-    """Answers by status/error code, and when the first and last successful call ended."""
+    """Requests received, answers by status/error code, and when the first and last successful call ended."""
 
+    received: int = 0  # counted on arrival: a request the client gave up on (a stall) is never answered in time
     answers: Counter[str] = field(default_factory=Counter)
     first_ok: float | None = None
     last_ok: float | None = None
@@ -95,7 +100,7 @@ class CallStats:
 
     def snapshot(self) -> dict[str, object]:
         span = (self.last_ok - self.first_ok) if self.first_ok and self.last_ok else None
-        return {"answers": dict(self.answers), "ok_span_seconds": span}
+        return {"received": self.received, "answers": dict(self.answers), "ok_span_seconds": span}
 
 
 class LocalSageMakerRuntime:
@@ -139,6 +144,7 @@ class LocalSageMakerRuntime:
 
     async def handle_invoke(self, request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
+        self.stats.received += 1
         try:
             response = await self._invoke(request, request_id)
             self.stats.add(response.status)
@@ -200,6 +206,9 @@ class LocalSageMakerRuntime:
                     raise simple_error("throttling")
                 acquired.append(injector)
             fault = next((f for f in (i.draw_fault() for i in injectors) if f), None)
+            poison = next((i.faults.poison for i in injectors if i.faults.poison), None)
+            if poison is not None and poison.marker.encode() in body:
+                return await self._poisoned(poison, runtime)
             if fault in _PRE_MODEL_FAULTS:
                 return await self._pre_model_fault(request, fault, runtime)
             instance = session.instance if session else runtime.faults.randrange(variant.instances)
@@ -228,6 +237,17 @@ class LocalSageMakerRuntime:
             raise model_error(status, f"Injected model failure ({status})", runtime.spec.name)
         raise simple_error(fault)
 
+    async def _poisoned(self, poison: PoisonRecords, runtime: EndpointRuntime) -> web.StreamResponse:
+        """The container fails on a record it cannot take: its handler raises, or hangs until the service's
+        model timeout answers for it."""
+        if poison.fails_with == "stall":
+            await asyncio.sleep(runtime.spec.faults.stall_seconds)
+            raise model_error(0, _MODEL_TIMED_OUT, runtime.spec.name)
+        status = runtime.spec.faults.model_error_status
+        raise model_error(
+            status, f"Received server error ({status}) from primary: the handler raised", runtime.spec.name
+        )
+
     async def _call_model(
         self, model: Model, runtime: EndpointRuntime, body: bytes, headers: _Headers, instance: str, latency: float
     ) -> ModelOutput:
@@ -248,12 +268,7 @@ class LocalSageMakerRuntime:
                     await asyncio.sleep(latency)
                 return await model.invoke(invocation)
         except TimeoutError:
-            raise model_error(
-                0,
-                "Your invocation timed out while waiting for a response from container primary. "
-                "Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.",
-                runtime.spec.name,
-            ) from None
+            raise model_error(0, _MODEL_TIMED_OUT, runtime.spec.name) from None
         except ModelFailure as failure:
             raise model_error(failure.status, failure.message, runtime.spec.name) from None
 

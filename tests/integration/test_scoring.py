@@ -1,6 +1,8 @@
 """BatchScorer against the local endpoint over HTTP: retries, bisection, dead letters."""
 
+import json
 import socket
+import urllib.request
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,8 +37,8 @@ async def no_sleep(_seconds: float) -> None:
     pass
 
 
-def scorer(url, passthrough=ID_ONLY, **invoke):
-    endpoint = EndpointSettings(name="local-demo", endpoint_url=url)
+def scorer(url, passthrough=ID_ONLY, read_timeout=70.0, **invoke):
+    endpoint = EndpointSettings(name="local-demo", endpoint_url=url, read_timeout_seconds=read_timeout)
     defaults = {"max_records": 10, "concurrency": 4, "passthrough_columns": passthrough.names}
     settings = InvokeSettings(feature_columns=FEATURES, id_columns=["id"], **{**defaults, **invoke})
     client = make_client(endpoint, settings.concurrency)
@@ -48,6 +50,11 @@ def scorer(url, passthrough=ID_ONLY, **invoke):
         prediction_schema=prediction_schema(passthrough, settings.prediction_type),
         dead_letter_schema=dead_letter_schema(passthrough),
     )
+
+
+def ep_stats(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/_local/stats", timeout=10) as response:
+        return dict(json.load(response))
 
 
 def score(s, table):
@@ -94,6 +101,27 @@ def test_one_poison_record_in_100_is_isolated(endpoint_factory, creds):
     assert row["id"] == 37 and row["error_class"] == "ModelError" and row["model_original_status"] == 400
     assert row["http_status"] == 424 and row["payload"].count(b"\n") == 1 and row["attempts"] == 1
     assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 100
+
+
+@pytest.mark.parametrize(("fails_with", "error_class"), [("model_error", "ModelError"), ("stall", "NetworkError")])
+def test_one_record_in_500_that_fails_in_the_container_is_isolated_within_the_bound(
+    endpoint_factory, creds, fails_with, error_class
+):
+    """The container answers a 500 for one record, or hangs on it past the read timeout: 499 predictions,
+    1 dead letter, and the endpoint received at most ``a * (1 + 2 * ceil(log2 500))`` requests (a = 2)."""
+    poison = {"marker": "12345.678", "fails_with": fails_with}
+    ep = endpoint_factory(endpoint_config(faults={"poison": poison, "stall_seconds": 2.0}))
+    table = make_table(500)
+    f0 = table.column("f0").to_pylist()
+    f0[321] = 12345.678
+    table = table.set_column(table.schema.get_field_index("f0"), "f0", pa.array(f0))
+    preds, dead, stats = score(scorer(ep.url, read_timeout=0.3, max_records=500), table)
+    assert preds.num_rows == 499 and dead.num_rows == 1
+    row = dead.to_pylist()[0]
+    assert (row["id"], row["error_class"], row["attempts"]) == (321, error_class, 2)
+    received = ep_stats(ep.url)["received"]
+    assert received <= 2 * (1 + 2 * 9) and received == stats.requests
+    assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 500
 
 
 @pytest.mark.parametrize("serializer", ["json", "jsonlines"])

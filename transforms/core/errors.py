@@ -25,6 +25,10 @@ class ErrorInfo:
     retryable: bool
     throttle: bool = False
     split: bool = False  # a multi-record request failing like this may be one bad record: bisect
+    # The container failed on the request (a 5xx from the model, a stall past the read timeout, an answer that
+    # does not match the records): possibly one record's doing. A multi-record request is tried
+    # ``split_after_attempts`` times, then bisected like ``split``.
+    poison: bool = False
     http_status: int | None = None
     model_status: int | None = None
     model_message: str | None = None

@@ -34,6 +34,11 @@ class RetrySettings(Strict):
     max_backoff_seconds: float = Field(20.0, gt=0)
     retry_model_error_5xx: bool = True
     bad_response: Literal["dead_letter", "retry"] = "dead_letter"
+    # Poison isolation (transforms/invoke/scorer.py): a multi-record request failing in the container (a model
+    # 5xx, a read timeout, a bad answer) gets this many attempts before it is split in halves; a request's
+    # bisection isolates at most max_isolated_records failing records, and dead-letters what still fails whole.
+    split_after_attempts: int = Field(2, ge=1, le=100)
+    max_isolated_records: int = Field(8, ge=1, le=10_000)
     # The run stops (see transforms/invoke/outage.py) after this many requests in a row failed on the endpoint's
     # side after their retries, if none was answered in the last outage_seconds (or ever): 0 = never.
     abort_after_endpoint_failures: int = Field(16, ge=0)

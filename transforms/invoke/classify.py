@@ -40,15 +40,25 @@ def classify(exc: BaseException, policy: RetrySettings) -> ErrorInfo:
         return _classify_client_error(exc, policy)
     if isinstance(exc, BadResponse):
         return ErrorInfo(
-            error_class="BadResponse", code=exc.code, message=str(exc), retryable=policy.bad_response == "retry"
+            error_class="BadResponse",
+            code=exc.code,
+            message=str(exc),
+            retryable=policy.bad_response == "retry",
+            poison=True,
         )
     if isinstance(exc, botocore.exceptions.NoCredentialsError):  # no request can be signed: stop the run
         return ErrorInfo(
             error_class="AuthError", code=type(exc).__name__, message=str(exc), retryable=False, outage=True
         )
     if isinstance(exc, NETWORK_ERRORS):
+        stalled = isinstance(exc, botocore.exceptions.ReadTimeoutError)  # the container took the request and hung
         return ErrorInfo(
-            error_class="NetworkError", code=type(exc).__name__, message=str(exc), retryable=True, outage=True
+            error_class="NetworkError",
+            code=type(exc).__name__,
+            message=str(exc),
+            retryable=True,
+            outage=True,
+            poison=stalled,
         )
     return ErrorInfo(error_class=type(exc).__name__, code=type(exc).__name__, message=str(exc), retryable=False)
 
@@ -73,6 +83,7 @@ def _classify_client_error(exc: botocore.exceptions.ClientError, policy: RetrySe
             error_class="ModelError",
             retryable=(not client_side) and policy.retry_model_error_5xx,
             split=client_side,
+            poison=not client_side,
             model_status=int(original) if original is not None else None,
             model_message=response.get("OriginalMessage"),
             log_stream_arn=response.get("LogStreamArn"),

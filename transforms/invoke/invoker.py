@@ -72,8 +72,16 @@ class EndpointInvoker:
         self._base.update({p: getattr(fields, a) for p, a in _JOB_FIELDS.items() if getattr(fields, a) is not None})
 
     async def invoke(
-        self, body: bytes, inference_id: str, overrides: dict[str, str], expected: int, stats: RunStats
+        self,
+        body: bytes,
+        inference_id: str,
+        overrides: dict[str, str],
+        expected: int,
+        stats: RunStats,
+        splittable: bool = False,
     ) -> Scored:
+        """One request under the policy; ``splittable``: a poison failure gets ``split_after_attempts`` attempts,
+        since the caller bisects it, rather than the policy's full ``max_attempts``."""
         params = {**self._base, **overrides, "Body": body, "InferenceId": inference_id}
         epoch = 0  # the congestion epoch of the attempt in flight, for the limiter
 
@@ -109,7 +117,10 @@ class EndpointInvoker:
 
         self.breaker.check()
         try:
-            result = await self.policy.call(attempt, on_error=on_error, on_backoff=on_backoff)
+            poison_attempts = self.settings.retry.split_after_attempts if splittable else None
+            result = await self.policy.call(
+                attempt, on_error=on_error, on_backoff=on_backoff, poison_attempts=poison_attempts
+            )
         except InvokeFailed as failed:
             stats.retries += failed.attempts - 1
             self.breaker.failed(failed.info)

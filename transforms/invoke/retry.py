@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.stop import stop_base
 from tenacity.wait import wait_random_exponential
 
 from transforms.core.errors import ErrorInfo
@@ -36,13 +37,29 @@ class InvokeFailed(Exception):
 
 
 class _Classified(Exception):
-    """An attempt's failure with its classification and its call's backoff hook: tenacity's predicate and
-    ``before_sleep`` need no per-call state of their own."""
+    """An attempt's failure with its classification and its call's own settings (backoff hook, attempts at a
+    poison failure): tenacity's predicate, stop and ``before_sleep`` need no per-call state of their own."""
 
-    def __init__(self, info: ErrorInfo, on_backoff: Callable[[ErrorInfo, float], None] | None) -> None:
+    def __init__(
+        self, info: ErrorInfo, on_backoff: Callable[[ErrorInfo, float], None] | None, poison_attempts: int | None
+    ) -> None:
         super().__init__(info.error_class)
         self.info = info
         self.on_backoff = on_backoff
+        self.poison_attempts = poison_attempts
+
+
+class _PoisonStop(stop_base):
+    """A request that can be split stops at its poison-attempt limit: its halves get their own attempts."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        return (
+            isinstance(failure, _Classified)
+            and failure.info.poison
+            and failure.poison_attempts is not None
+            and retry_state.attempt_number >= failure.poison_attempts
+        )
 
 
 class RetryPolicy:
@@ -57,7 +74,9 @@ class RetryPolicy:
         self.settings = settings
         self._retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, _Classified) and exc.info.retryable),
-            stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.max_elapsed_seconds),
+            stop=stop_after_attempt(settings.max_attempts)
+            | stop_after_delay(settings.max_elapsed_seconds)
+            | _PoisonStop(),
             wait=wait_random_exponential(multiplier=settings.initial_backoff_seconds, max=settings.max_backoff_seconds),
             sleep=sleep,
             before_sleep=self._before_sleep,
@@ -75,12 +94,14 @@ class RetryPolicy:
         fn: Callable[[], Awaitable[T]],
         on_error: Callable[[ErrorInfo], None] | None = None,
         on_backoff: Callable[[ErrorInfo, float], None] | None = None,
+        poison_attempts: int | None = None,
     ) -> Attempted[T]:
         """Run ``fn`` under the policy; return its value and the attempts it took.
 
         ``on_error`` sees the classification of every failed attempt (for metrics
         and adaptive concurrency), retried or not; ``on_backoff`` each wait before
         a retry, with the failure that caused it (throttled time, for the runner).
+        ``poison_attempts`` caps the attempts at a poison failure (a request the caller can split).
         """
         attempts = 0
 
@@ -93,7 +114,7 @@ class RetryPolicy:
                 info = classify(exc, self.settings)
                 if on_error is not None:
                     on_error(info)
-                raise _Classified(info, on_backoff) from exc
+                raise _Classified(info, on_backoff, poison_attempts) from exc
 
         try:
             return Attempted(await self._retrying(attempt), attempts)

@@ -31,6 +31,19 @@ class ScoredPart:
     stats: RunStats = field(default_factory=RunStats)
 
 
+@dataclass
+class _Isolation:
+    """One planned request's bisection: the failing records it has isolated so far, against its limit.
+
+    The limit bounds what a request costs when its failures are not one record's doing (a model that fails
+    every request): with ``a`` = ``split_after_attempts``, a request of ``n`` records of which ``p`` fail
+    sends at most ``a * (1 + 2 * min(p, max_isolated_records) * ceil(log2 n))`` requests.
+    """
+
+    limit: int
+    isolated: int = 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScoredBatch:
     predictions: pa.Table | None
@@ -94,27 +107,43 @@ class BatchScorer:
             info = ErrorInfo(error_class="EncodeError", code="EncodeError", message=refusal or "", retryable=False)
             self._dead(part, plan, start, stop, info, 0)
             return part
-        await self._score(part, plan, plan.encoded, start, stop)
+        isolation = _Isolation(self.invoker.settings.retry.max_isolated_records)
+        await self._score(part, plan, plan.encoded, start, stop, isolation, half=False)
         return part
 
-    async def _score(self, part: ScoredPart, plan: BatchPlan, encoded: EncodedRecords, start: int, stop: int) -> None:
+    async def _score(
+        self,
+        part: ScoredPart,
+        plan: BatchPlan,
+        encoded: EncodedRecords,
+        start: int,
+        stop: int,
+        isolation: _Isolation,
+        half: bool,
+    ) -> None:
+        """One range; a failure that may be one record's doing splits it in halves (each with its own attempts)
+        until the failing records stand alone, within the request's isolation limit."""
+        n = stop - start
         try:
             scored = await self.invoker.invoke(
                 encoded.body(start, stop),
                 self.planner.request_id(plan, start, stop),
                 self.planner.overrides(plan, start),
-                stop - start,
+                n,
                 part.stats,
+                splittable=n > 1 or half,
             )
         except InvokeFailed as failed:
-            if failed.info.split and stop - start > 1:
+            info = failed.info
+            if (info.split or info.poison) and n > 1 and isolation.isolated < isolation.limit:
                 mid = (start + stop) // 2
-                await self._score(part, plan, encoded, start, mid)
-                await self._score(part, plan, encoded, mid, stop)
+                await self._score(part, plan, encoded, start, mid, isolation, half=True)
+                await self._score(part, plan, encoded, mid, stop, isolation, half=True)
                 return
-            self._dead(part, plan, start, stop, failed.info, failed.attempts)
+            if n == 1 and half:
+                isolation.isolated += 1
+            self._dead(part, plan, start, stop, info, failed.attempts)
             return
-        n = stop - start
         part.segments.append(
             Segment(start=start, stop=stop, predictions=scored.predictions, meta=scored.meta, scored_at=self.clock())
         )

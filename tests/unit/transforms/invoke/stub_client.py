@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 POISON = "-1.0"
 
@@ -44,19 +44,25 @@ def service_error(code: str, status: int) -> ClientError:
 class StubClient:
     """``await invoke_endpoint(**params)``, the async form of boto3's contract; records every call's parameters."""
 
-    def __init__(self, failures: list[Exception] | None = None, poison_status: int = 400) -> None:
+    def __init__(
+        self, failures: list[Exception] | None = None, poison_status: int = 400, on_poison: str = "model_error"
+    ) -> None:
         self.calls: list[dict[str, Any]] = []
         self.failures = list(failures or [])  # raised first, one per call
         self.poison_status = poison_status
+        self.on_poison = on_poison  # model_error (with poison_status), stall (a read timeout), short_answer
 
     async def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
         self.calls.append(params)
         if self.failures:
             raise self.failures.pop(0)
         lines = params["Body"].decode().splitlines()
-        if any(line.split(",")[0] == POISON for line in lines):
+        poisoned = any(line.split(",")[0] == POISON for line in lines)
+        if poisoned and self.on_poison == "model_error":
             raise model_error(self.poison_status)
-        scores = "\n".join(str(2 * float(line.split(",")[0])) for line in lines) + "\n"
+        if poisoned and self.on_poison == "stall":
+            raise ReadTimeoutError(endpoint_url="http://stub")
+        scores = "\n".join(str(2 * float(line.split(",")[0])) for line in lines[: -1 if poisoned else None]) + "\n"
         return {
             "Body": io.BytesIO(scores.encode()),
             "ContentType": "text/csv",

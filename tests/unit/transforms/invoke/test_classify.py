@@ -71,3 +71,20 @@ def test_model_error_5xx_retry_is_configurable():
 
 def test_bad_response_retry_is_configurable():
     assert classify(BadResponse("CountMismatch", ""), RetrySettings(bad_response="retry")).retryable
+
+
+@pytest.mark.parametrize(
+    ("exc", "poison"),
+    [
+        (client_error("ModelError", 424, OriginalStatusCode=500), True),
+        (client_error("ModelError", 424, OriginalStatusCode=0), True),  # the container timed out
+        (botocore.exceptions.ReadTimeoutError(endpoint_url="http://x"), True),
+        (BadResponse("CountMismatch", "3 for 4"), True),
+        (client_error("ModelError", 424, OriginalStatusCode=400), False),  # split at once, not after attempts
+        (client_error("InternalFailure", 500), False),
+        (client_error("ThrottlingException", 400), False),
+        (botocore.exceptions.ConnectionClosedError(endpoint_url="http://x"), False),
+    ],
+)
+def test_failures_in_the_container_may_be_one_records_doing(exc, poison):
+    assert classify(exc, POLICY).poison is poison

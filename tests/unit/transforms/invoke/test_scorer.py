@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 
 import pyarrow as pa
 import pytest
@@ -112,3 +114,58 @@ def test_the_request_budget_is_taken_before_every_attempt_and_its_waits_count_as
     batch = score(s, table([1.0, 2.0, 3.0, 4.0]))
     assert len(client.calls) == 3 and len(waits) == 2  # three attempts at one instant: two waited
     assert batch.stats.throttled_ms == round(sum(waits) * 1000) == 300
+
+
+@pytest.mark.parametrize(
+    ("on_poison", "error_class", "attempts"),
+    [("model_error", "ModelError", 2), ("stall", "NetworkError", 2), ("short_answer", "BadResponse", 1)],
+)
+def test_a_record_that_fails_in_the_container_is_isolated_after_two_attempts_per_request(
+    on_poison, error_class, attempts
+):
+    """A model 5xx, a read timeout or an answer that does not match: each request gets two attempts (one where
+    the policy does not retry the error), then the failing half is split until the record stands alone."""
+    client = StubClient(poison_status=500, on_poison=on_poison)
+    values = [float(i) for i in range(8)]
+    values[5] = float(POISON)
+    batch = score(scorer(client)[0], table(values))
+    assert batch.stats.predictions_out == 7 and batch.stats.dead_letters_out == 1
+    dead = batch.dead_letters.to_pylist()[0]
+    assert (dead["id"], dead["error_class"], dead["attempts"]) == (5, error_class, attempts)
+    # failing: [0,8) [4,8) [4,6) [5,6), `attempts` times each; answered once: [0,4) [6,8) [4,5)
+    assert len(client.calls) == 4 * attempts + 3
+    assert batch.predictions.column("id").to_pylist() == [0, 1, 2, 3, 4, 6, 7]
+
+
+def test_a_single_record_request_keeps_the_full_retry_policy_for_a_model_5xx():
+    client = StubClient(poison_status=500)
+    batch = score(scorer(client, strategy="SingleRecord", retry={"max_attempts": 5})[0], table([float(POISON)]))
+    assert batch.dead_letters.column("attempts").to_pylist() == [5] and len(client.calls) == 5
+
+
+def requests_bound(n: int, failing: int, split_after: int, limit: int) -> int:
+    return split_after * (1 + 2 * min(failing, limit) * math.ceil(math.log2(n)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_isolation_sends_at_most_the_stated_bound_and_accounts_for_every_record(seed):
+    rng = random.Random(seed)
+    n = rng.choice([2, 3, 8, 13, 32, 64])
+    failing = rng.sample(range(n), min(n, rng.choice([1, 1, 2, 3, n // 2 or 1, n])))
+    split_after, limit = rng.choice([1, 2, 3]), rng.choice([1, 2, 8])
+    values = [float(POISON) if i in failing else float(i) for i in range(n)]
+    client = StubClient(poison_status=500)
+    retry = {"split_after_attempts": split_after, "max_isolated_records": limit, "abort_after_endpoint_failures": 0}
+    batch = score(scorer(client, max_records=n, retry=retry)[0], table(values))
+    assert len(client.calls) <= requests_bound(n, len(failing), split_after, limit)
+    dead = set(batch.dead_letters.column("id").to_pylist())
+    assert dead >= set(failing) and batch.stats.predictions_out + len(dead) == n
+    if len(failing) <= limit:  # within the limit, only the failing records are dead-lettered
+        assert dead == set(failing)
+
+
+def test_a_model_that_fails_every_request_costs_a_bounded_number_of_requests():
+    client = StubClient(poison_status=500)
+    batch = score(scorer(client, max_records=500)[0], table([float(POISON)] * 500))
+    assert batch.stats.dead_letters_out == 500
+    assert len(client.calls) <= requests_bound(500, 500, 2, 8) and len(client.calls) <= 2 * (2 * 8 + 2 * 9)

@@ -57,6 +57,8 @@ def _predictions(rows: int) -> pa.Table:
                 closed_session_id=None,
                 attempts=1,
                 latency_ms=21.5,
+                request_inference_id=f"smscore-batch-{start}",
+                aws_request_id="3f1c6a52-8f0e-4d7c-9d55-2b8a7e9c1f00",
             ),
             scored_at=now,
         )

@@ -71,6 +71,9 @@ def test_every_record_scored_with_metadata(endpoint_factory, creds):
     assert set(preds.column("invoked_variant").to_pylist()) <= {"variant-a", "variant-b"}
     assert stats.requests == 10  # 95 records, 10 per request
     assert len(set(preds.column("inference_id").to_pylist())) == 95
+    # Each row names its request: the InferenceId it was sent with, and the service's x-amzn-RequestId.
+    requests = set(zip(preds.column("request_inference_id").to_pylist(), preds.column("aws_request_id").to_pylist()))
+    assert len(requests) == 10 and all(a and b for a, b in requests)
 
 
 def test_scores_match_single_record_mode(endpoint_factory, creds):
@@ -119,6 +122,8 @@ def test_one_record_in_500_that_fails_in_the_container_is_isolated_within_the_bo
     assert preds.num_rows == 499 and dead.num_rows == 1
     row = dead.to_pylist()[0]
     assert (row["id"], row["error_class"], row["attempts"]) == (321, error_class, 2)
+    assert row["request_inference_id"] == row["inference_id"]  # alone, a record is sent under its own id
+    assert (row["aws_request_id"] is not None) is (fails_with == "model_error")  # a stall never answers
     received = ep_stats(ep.url)["received"]
     assert received <= 2 * (1 + 2 * 9) and received == stats.requests
     assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 500

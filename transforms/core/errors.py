@@ -34,3 +34,4 @@ class ErrorInfo:
     model_message: str | None = None
     log_stream_arn: str | None = None
     outage: bool = False  # the endpoint, the way to it or the credentials failed: nothing about the records
+    request_id: str | None = None  # the error answer's x-amzn-RequestId; none where nothing answered

@@ -16,6 +16,11 @@ from transforms.core.errors import ErrorInfo
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
 
+# Which request a row came from: the InferenceId it was sent with (a MultiRecord request's batch id, or the
+# record's own when sent alone) and the service's x-amzn-RequestId, to join Data Capture and support cases.
+_REQUEST_FIELDS = [pa.field("request_inference_id", pa.string()), pa.field("aws_request_id", pa.string())]
+
+
 def prediction_fields(prediction_type: str) -> list[pa.Field]:
     return [
         pa.field("inference_id", pa.string(), nullable=False),
@@ -27,6 +32,7 @@ def prediction_fields(prediction_type: str) -> list[pa.Field]:
         pa.field("closed_session_id", pa.string()),
         pa.field("attempts", pa.int32(), nullable=False),
         pa.field("latency_ms", pa.float64()),
+        *_REQUEST_FIELDS,
         pa.field("endpoint_name", pa.string(), nullable=False),
         pa.field("scored_at", TIMESTAMP, nullable=False),
     ]
@@ -43,6 +49,7 @@ DEAD_LETTER_FIELDS = [
     pa.field("model_original_message", pa.string()),
     pa.field("model_log_stream_arn", pa.string()),
     pa.field("attempts", pa.int32(), nullable=False),
+    *_REQUEST_FIELDS,
     pa.field("endpoint_name", pa.string(), nullable=False),
     pa.field("failed_at", TIMESTAMP, nullable=False),
 ]
@@ -71,6 +78,8 @@ class ResponseMeta:
     closed_session_id: str | None
     attempts: int
     latency_ms: float
+    request_inference_id: str
+    aws_request_id: str | None
 
 
 def _assemble(passthrough: pa.Table, schema: pa.Schema, values: dict[str, object]) -> pa.Table:
@@ -127,6 +136,8 @@ def prediction_rows(
         "closed_session_id": per_request("closed_session_id", [m.closed_session_id for m in metas]),
         "attempts": per_request("attempts", [m.attempts for m in metas]),
         "latency_ms": per_request("latency_ms", [m.latency_ms for m in metas]),
+        "request_inference_id": per_request("request_inference_id", [m.request_inference_id for m in metas]),
+        "aws_request_id": per_request("aws_request_id", [m.aws_request_id for m in metas]),
         "endpoint_name": endpoint,
         "scored_at": per_request("scored_at", [s.scored_at for s in segments]),
     }
@@ -143,8 +154,10 @@ def dead_letter_rows(
     endpoint: str,
     schema: pa.Schema,
     now: dt.datetime,
+    request_inference_id: str | None = None,
 ) -> pa.Table:
-    """One dead-letter row per record of ``passthrough``, all failed alike (``info`` after ``attempts``)."""
+    """One dead-letter row per record of ``passthrough``, all failed alike (``info`` after ``attempts``) in the
+    request sent as ``request_inference_id`` (none for a record never sent)."""
     return _assemble(
         passthrough,
         schema,
@@ -159,6 +172,8 @@ def dead_letter_rows(
             "model_original_message": info.model_message,
             "model_log_stream_arn": info.log_stream_arn,
             "attempts": attempts,
+            "request_inference_id": request_inference_id,
+            "aws_request_id": info.request_id,
             "endpoint_name": endpoint,
             "failed_at": now,
         },

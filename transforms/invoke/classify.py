@@ -68,8 +68,9 @@ def _classify_client_error(exc: botocore.exceptions.ClientError, policy: RetrySe
     error = response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", ""))
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    common = {"http_status": status, "code": code, "message": message}
+    metadata = response.get("ResponseMetadata", {})
+    status = metadata.get("HTTPStatusCode")
+    common = {"http_status": status, "code": code, "message": message, "request_id": metadata.get("RequestId")}
     if code in THROTTLING_CODES:
         return ErrorInfo(error_class="ThrottlingException", retryable=True, throttle=True, outage=True, **common)
     if code == "ModelNotReadyException" or code in SERVICE_FAULT_CODES:

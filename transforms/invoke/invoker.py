@@ -136,5 +136,7 @@ class EndpointInvoker:
             closed_session_id=response.get("ClosedSessionId"),
             attempts=result.attempts,
             latency_ms=round(latency_ms, 3),
+            request_inference_id=inference_id,
+            aws_request_id=response.get("ResponseMetadata", {}).get("RequestId"),
         )
         return Scored(predictions, meta)

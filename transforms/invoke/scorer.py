@@ -105,7 +105,7 @@ class BatchScorer:
         refusal = plan.refusal(start)
         if refusal is not None or not isinstance(plan.encoded, EncodedRecords):
             info = ErrorInfo(error_class="EncodeError", code="EncodeError", message=refusal or "", retryable=False)
-            self._dead(part, plan, start, stop, info, 0)
+            self._dead(part, plan, start, stop, info, 0, None)
             return part
         isolation = _Isolation(self.invoker.settings.retry.max_isolated_records)
         await self._score(part, plan, plan.encoded, start, stop, isolation, half=False)
@@ -124,10 +124,11 @@ class BatchScorer:
         """One range; a failure that may be one record's doing splits it in halves (each with its own attempts)
         until the failing records stand alone, within the request's isolation limit."""
         n = stop - start
+        request_id = self.planner.request_id(plan, start, stop)
         try:
             scored = await self.invoker.invoke(
                 encoded.body(start, stop),
-                self.planner.request_id(plan, start, stop),
+                request_id,
                 self.planner.overrides(plan, start),
                 n,
                 part.stats,
@@ -142,7 +143,7 @@ class BatchScorer:
                 return
             if n == 1 and half:
                 isolation.isolated += 1
-            self._dead(part, plan, start, stop, info, failed.attempts)
+            self._dead(part, plan, start, stop, info, failed.attempts, request_id)
             return
         part.segments.append(
             Segment(start=start, stop=stop, predictions=scored.predictions, meta=scored.meta, scored_at=self.clock())
@@ -150,7 +151,16 @@ class BatchScorer:
         part.stats.predictions_out += n
         part.stats.variant(scored.meta.variant).add(n, scored.meta.latency_ms)
 
-    def _dead(self, part: ScoredPart, plan: BatchPlan, start: int, stop: int, info: ErrorInfo, attempts: int) -> None:
+    def _dead(
+        self,
+        part: ScoredPart,
+        plan: BatchPlan,
+        start: int,
+        stop: int,
+        info: ErrorInfo,
+        attempts: int,
+        request_id: str | None,
+    ) -> None:
         n = stop - start
         part.dead_letters.append(
             dead_letter_rows(
@@ -162,6 +172,7 @@ class BatchScorer:
                 endpoint=self.invoker.endpoint.name,
                 schema=self.dead_letter_schema,
                 now=self.clock(),
+                request_inference_id=request_id,
             )
         )
         part.stats.dead_letters_out += n

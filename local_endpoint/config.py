@@ -25,6 +25,7 @@ class DemoModelSpec(_Strict):
     type: Literal["demo"] = "demo"
     bias: float = 0.0
     scale: float = 1.0
+    echo_custom_attributes: bool = True  # as a container may; false: answers carry none
 
 
 class UpstreamModelSpec(_Strict):

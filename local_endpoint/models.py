@@ -8,7 +8,7 @@ custom attributes, explanations flag) and answers a body, or raises
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -86,9 +86,10 @@ class DemoModel:
     score = sigmoid(scale * sum_j w_j x_j + bias) with w_j = (-1)^j / (j + 1).
     """
 
-    def __init__(self, bias: float = 0.0, scale: float = 1.0) -> None:
+    def __init__(self, bias: float = 0.0, scale: float = 1.0, echo_custom_attributes: bool = True) -> None:
         self.bias = bias
         self.scale = scale
+        self.echo_custom_attributes = echo_custom_attributes
 
     def score(self, features: np.ndarray) -> np.ndarray:
         z = self.scale * (features @ _weights(features.shape[1])) + self.bias
@@ -99,7 +100,8 @@ class DemoModel:
         return features * _weights(features.shape[1])
 
     async def invoke(self, inv: Invocation) -> ModelOutput:
-        return self.predict(inv)
+        output = self.predict(inv)
+        return output if self.echo_custom_attributes else replace(output, custom_attributes=None)
 
     def predict(self, inv: Invocation) -> ModelOutput:
         """The container's work for one request; synchronous, it never waits."""

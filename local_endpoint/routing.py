@@ -15,7 +15,7 @@ from local_endpoint.upstream import UpstreamContainer
 def build_model(spec: DemoModelSpec | UpstreamModelSpec, timeout_seconds: float) -> Model:
     if isinstance(spec, UpstreamModelSpec):
         return UpstreamContainer(spec.url, timeout_seconds)
-    return DemoModel(bias=spec.bias, scale=spec.scale)
+    return DemoModel(bias=spec.bias, scale=spec.scale, echo_custom_attributes=spec.echo_custom_attributes)
 
 
 class EndpointRuntime:

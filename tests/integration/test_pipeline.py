@@ -13,7 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.options import pipeline_options
-from pipelines.sample_data import write_sample
+from pipelines.sample_data import make_table, write_sample
 from transforms.core.rows import dead_letter_schema, prediction_schema
 from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.invoke.transform import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
@@ -245,3 +245,51 @@ def test_the_embedded_endpoint_is_called_with_its_own_credentials_and_a_report_l
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(report.read_text())["predictions_out"] == 500
+
+
+@pytest.mark.parametrize("client", ["direct", "boto3"])
+def test_at_debug_no_secret_custom_attribute_or_record_reaches_a_log_line_or_an_output(tmp_path, client):
+    """SMSCORE_LOG_LEVEL=DEBUG, as a user debugging a run sets it: the secret key, the custom attributes and
+    the record bodies appear nowhere in stdout, stderr, the report or the outputs, except in the dead
+    letters' ``payload`` (the record, kept to replay it)."""
+    secret, attribute, body, poison = "S3cretMarkerKey", "tenant=AttrMarker", "31337.4242", "12345.678"
+    table = make_table(300)
+    f1 = pa.array([float(body)] * 300)
+    f0 = table.column("f0").to_pylist()
+    f0[7] = float(poison)
+    table = table.set_column(1, "f0", pa.array(f0)).set_column(2, "f1", f1)
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / "data" / "part-0.parquet")
+    endpoint_config = tmp_path / "endpoint.yaml"
+    endpoint_config.write_text(
+        json.dumps(
+            {
+                "credentials": [{"access_key_id": "debug-key", "secret_access_key": secret}],
+                "endpoints": [
+                    {
+                        "name": "local-demo",
+                        "faults": {"poison": {"marker": poison}},
+                        "variants": [{"name": "only", "model": {"type": "demo", "echo_custom_attributes": False}}],
+                    }
+                ],
+            }
+        )
+    )
+    report = tmp_path / "report.json"
+    result = run_local(
+        tmp_path,
+        tmp_path / "data",
+        *("--set", f"local_endpoint.config={endpoint_config}", "--set", f"output.report={report}"),
+        *("--set", f"invoke.fields.custom_attributes={attribute}", "--set", "job.max_dead_letter_fraction=1"),
+        *("--date", "2026-01-01", "--set", f"invoke.client={client}"),
+        env={"SMSCORE_LOG_LEVEL": "DEBUG"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.stderr.splitlines()) > 100, "DEBUG logs"
+    predictions = pq.read_table(tmp_path / "out" / "2026-01-01" / "predictions")
+    dead = pq.read_table(tmp_path / "out" / "2026-01-01" / "dead_letters")
+    assert predictions.num_rows == 299 and dead.num_rows == 1 and body.encode() in dead.column("payload")[0].as_py()
+    outputs = [str(predictions.to_pylist()), str(dead.drop_columns(["payload"]).to_pylist()), report.read_text()]
+    for text in (result.stdout, result.stderr, *outputs):
+        for marker in (secret, attribute, "AttrMarker", body, poison):
+            assert marker not in text

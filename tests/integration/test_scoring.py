@@ -72,7 +72,8 @@ def test_every_record_scored_with_metadata(endpoint_factory, creds):
     assert stats.requests == 10  # 95 records, 10 per request
     assert len(set(preds.column("inference_id").to_pylist())) == 95
     # Each row names its request: the InferenceId it was sent with, and the service's x-amzn-RequestId.
-    requests = set(zip(preds.column("request_inference_id").to_pylist(), preds.column("aws_request_id").to_pylist()))
+    columns = (preds.column("request_inference_id").to_pylist(), preds.column("aws_request_id").to_pylist())
+    requests = set(zip(*columns, strict=True))
     assert len(requests) == 10 and all(a and b for a, b in requests)
 
 

@@ -49,6 +49,10 @@ from local_endpoint.sessions import Session, SessionStore, new_session_header
 
 log = logging.getLogger("local_endpoint")
 
+def _too_large(size: int, limit: int) -> ServiceError:
+    return validation_error(f"Request body of {size} bytes exceeds the maximum payload size of {limit} bytes.")
+
+
 _MODEL_TIMED_OUT = (
     "Your invocation timed out while waiting for a response from container primary. "
     "Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again."
@@ -117,7 +121,7 @@ class LocalSageMakerRuntime:
         self.stats = CallStats()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.contract.body_max * 2)
+        app = web.Application(client_max_size=self.contract.body_max + 1)  # _body refuses larger ones first
         app.router.add_post("/endpoints/{name}/invocations", self.handle_invoke)
         app.router.add_get("/ping", self.handle_ping)
         # Not part of SageMaker: call counts for benchmarks (goodput measured where the calls land).
@@ -181,7 +185,7 @@ class LocalSageMakerRuntime:
         )
 
     async def _invoke(self, request: web.Request, request_id: str) -> web.StreamResponse:
-        body = await request.read()
+        body = await self._body(request)
         headers = self._validated_headers(request)
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         self.verifier.verify(request.method, url, request.headers.items(), body)
@@ -192,10 +196,6 @@ class LocalSageMakerRuntime:
         runtime = self.endpoints.get(name)
         if runtime is None:
             raise validation_error(f"Endpoint {name} of account 000000000000 not found.")
-        if len(body) > self.contract.body_max:
-            raise validation_error(
-                f"Request body of {len(body)} bytes exceeds the maximum payload size of {self.contract.body_max} bytes."
-            )
         session = self._session(runtime, headers)
         variant = runtime.variants[session.variant] if session else runtime.pick_variant(headers.target_variant)
         injectors = (runtime.faults, runtime.variant_faults[variant.name])
@@ -219,6 +219,20 @@ class LocalSageMakerRuntime:
             for injector in acquired:
                 injector.capacity.release()
         return self._respond(request_id, runtime, variant, instance, headers, body, output, fault)
+
+    async def _body(self, request: web.Request) -> bytes:
+        """The body, refused as soon as it is known to be over the limit: from its declared length before a byte
+        of it is read, else once the bytes read pass the limit, never after buffering all of it."""
+        limit = self.contract.body_max
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            raise _too_large(declared, limit)
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(len(body), limit)
+        return bytes(body)
 
     def _session(self, runtime: EndpointRuntime, headers: _Headers) -> Session | None:
         if headers.session_id is None or headers.session_id == "NEW_SESSION":

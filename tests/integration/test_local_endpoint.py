@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import pathlib
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -138,6 +141,31 @@ class TestProtocol:
         assert err.response["Error"]["Code"] == "ValidationError"
         assert "6291456" in err.response["Error"]["Message"]
 
+    @pytest.mark.parametrize("declared", [True, False])
+    def test_a_body_over_the_limit_is_refused_before_it_is_all_sent(self, default_endpoint, declared):
+        """Declared over 6 MiB (Content-Length), or sent chunked past it: the answer comes while the client is
+        still sending, so the server never buffers the whole body."""
+        host, port = default_endpoint.url.removeprefix("http://").split(":")
+        framing = "Content-Length: 104857600" if declared else "Transfer-Encoding: chunked"
+        head = f"POST /endpoints/local-demo/invocations HTTP/1.1\r\nHost: {host}\r\n{framing}\r\n\r\n"
+        chunk = b"1\n" * 32768
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(head.encode())
+            sent = 0
+            sock.setblocking(False)
+            answer = b""
+            while sent < 8 * 1024 * 1024 and not answer:  # 8 MiB of the 100 MiB, then the server must have answered
+                piece = chunk if declared else b"%x\r\n%b\r\n" % (len(chunk), chunk)
+                with contextlib.suppress(BlockingIOError):
+                    sock.sendall(piece)
+                    sent += len(chunk)
+                with contextlib.suppress(BlockingIOError):
+                    answer = sock.recv(65536)
+            sock.settimeout(10)
+            while b"exceeds" not in answer and (more := sock.recv(65536)):
+                answer += more
+        assert answer.startswith(b"HTTP/1.1 400") and b"exceeds the maximum payload size" in answer
+
 
 class TestErrors:
     def test_unknown_endpoint_and_variant(self, default_endpoint):
@@ -224,6 +252,26 @@ class TestAuth:
         assert status == 403
         assert headers["x-amzn-ErrorType"].startswith("InvalidSignatureException")
         assert "Signature" in json.loads(body)["message"]
+
+    def test_a_signed_request_replayed_outside_the_skew_window_is_refused(self, endpoint_factory):
+        ep = endpoint_factory(
+            {"max_clock_skew_seconds": 1, "endpoints": [{"name": "local-demo", "variants": [{"name": "v"}]}]}
+        )
+        url = f"{ep.url}/endpoints/local-demo/invocations"
+        req = AWSRequest(method="POST", url=url, data=b"1,2", headers={"Content-Type": "text/csv"})
+        SigV4Auth(Credentials("test", "test"), "sagemaker", "us-east-1").add_auth(req)
+
+        def send() -> int:
+            http_req = urllib.request.Request(url, data=b"1,2", headers=dict(req.headers.items()), method="POST")
+            try:
+                with urllib.request.urlopen(http_req, timeout=10) as resp:
+                    return int(resp.status)
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        assert send() == 200
+        time.sleep(2.5)
+        assert send() == 403  # the same bytes, captured and sent again
 
     def test_small_skew_is_accepted(self, default_endpoint):
         when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)

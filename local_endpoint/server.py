@@ -49,6 +49,7 @@ from local_endpoint.sessions import Session, SessionStore, new_session_header
 
 log = logging.getLogger("local_endpoint")
 
+
 def _too_large(size: int, limit: int) -> ServiceError:
     return validation_error(f"Request body of {size} bytes exceeds the maximum payload size of {limit} bytes.")
 

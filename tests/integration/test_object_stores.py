@@ -15,10 +15,14 @@ import sys
 from pathlib import Path
 
 import boto3
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.sample_data import make_table
+from transforms.sinks.staging import Publication, publish
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +73,8 @@ def test_parquet_from_and_to_s3_and_a_rerun_replaces_the_outputs(s3_server):
     table = pq.read_table(io.BytesIO(body))
     assert sorted(table.column("id").to_pylist()) == list(range(600))
     assert not keys(client, "out/.predictions.staging")  # nothing left behind
+    dead_letters = keys(client, "out/dead_letters/")  # its own completion marker, though empty
+    assert dead_letters == ["out/dead_letters/_SUCCESS", "out/dead_letters/part-00000-of-00001.parquet"]
 
 
 def test_parquet_from_and_to_gcs(gcs_server):
@@ -90,3 +96,42 @@ def test_parquet_from_and_to_gcs(gcs_server):
     assert names == ["out/predictions/_SUCCESS", "out/predictions/part-00000-of-00001.parquet"]
     report = json.loads(client.bucket("lake").blob("out/predictions/_SUCCESS").download_as_bytes())
     assert (report["records_in"], report["predictions_out"]) == (400, 400)
+
+
+def test_a_publish_to_s3_that_fails_midway_is_retried_without_losing_what_it_moved(s3_server, monkeypatch):
+    """Object stores move files one by one: a publish that fails after moving some of them (a reset
+    connection) is retried; the retry keeps the moved ones, removes the previous run's and ends with _SUCCESS."""
+    url, client = s3_server
+    FileSystems.set_options(
+        PipelineOptions([f"--s3_endpoint_url={url}", "--s3_access_key_id=test", "--s3_secret_access_key=test"])
+    )
+    old = [f"part-0000{i}-of-00003.parquet" for i in range(3)] + ["_SUCCESS"]
+    new = [f"part-0000{i}-of-00002.parquet" for i in range(2)]
+    for name in old:
+        client.put_object(Bucket="lake", Key=f"out/p/{name}", Body=b"old")
+    for name in new:
+        client.put_object(Bucket="lake", Key=f"out/.p.staging-r2/{name}", Body=name.encode())
+    pub = Publication(
+        staging="s3://lake/out/.p.staging-r2", final="s3://lake/out/p", schema=pa.schema([]), fmt="parquet"
+    )
+    rename, moved = FileSystems.rename, []
+
+    def reset_after_one(sources: list[str], targets: list[str]) -> None:  # however the files are batched
+        if moved:
+            raise OSError("Connection reset by peer")
+        rename(sources[:1], targets[:1])
+        moved.extend(sources[:1])
+        if len(sources) > 1:
+            raise OSError("Connection reset by peer")
+
+    monkeypatch.setattr(FileSystems, "rename", reset_after_one)
+    with pytest.raises(OSError, match="reset"):
+        publish(pub, {"records_in": 7})
+    assert len(moved) == 1 and "out/p/_SUCCESS" not in keys(client, "out/p/")  # readers wait
+    monkeypatch.setattr(FileSystems, "rename", rename)
+    publish(pub, {"records_in": 7})
+    assert keys(client, "out/p/") == [f"out/p/{n}" for n in ["_SUCCESS", *new]]
+    assert [client.get_object(Bucket="lake", Key=f"out/p/{n}")["Body"].read() for n in new] == [n.encode() for n in new]
+    assert json.loads(client.get_object(Bucket="lake", Key="out/p/_SUCCESS")["Body"].read()) == {"records_in": 7}
+    assert not keys(client, "out/.p.staging-r2")
+    FileSystems.set_options(PipelineOptions([]))

@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.codecs.json_rows import json_lines
 
 SUCCESS_FILE = "_SUCCESS"
+MANIFEST_FILE = "_MANIFEST"  # the files an object-store publish moves, so that a retried one knows them
 # Values that never repeat: a dictionary for them is built, outgrows its page and is dropped, all for nothing.
 _UNIQUE_PER_ROW = frozenset({"inference_id", "payload"})
 TEMPORARY = "_temporary"
@@ -121,11 +122,11 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def publish(pub: Publication, success: dict[str, object] | None) -> None:
-    """Move a finished staging folder into place, replacing what a previous run left there."""
-    if success is not None:
-        with FileSystems.create(posixpath.join(pub.staging, SUCCESS_FILE)) as fh:
-            fh.write(json.dumps(success, indent=2).encode())
+def publish(pub: Publication, success: dict[str, object]) -> None:
+    """Move a finished staging folder into place with its ``_SUCCESS`` (``success``), replacing what a previous
+    run left there."""
+    with FileSystems.create(posixpath.join(pub.staging, SUCCESS_FILE)) as fh:
+        fh.write(json.dumps(success, indent=2).encode())
     if _is_local(pub.final):
         os.makedirs(os.path.dirname(os.path.abspath(pub.final)), exist_ok=True)
         old = f"{pub.staging}.replaced"
@@ -134,13 +135,44 @@ def publish(pub: Publication, success: dict[str, object] | None) -> None:
         os.replace(pub.staging, pub.final)  # readers see the old folder or the new one, never a mix
         shutil.rmtree(old, ignore_errors=True)
         return
-    # Object stores have no folder rename: replace the files, _SUCCESS last, so readers wait for it.
-    existing = [m.path for m in FileSystems.match([posixpath.join(pub.final, "*")])[0].metadata_list]
-    if existing:
-        FileSystems.delete(existing)
-    staged = sorted(m.path for m in FileSystems.match([posixpath.join(pub.staging, "*")])[0].metadata_list)
-    staged.sort(key=lambda p: p.endswith(SUCCESS_FILE))
-    FileSystems.rename(staged, [posixpath.join(pub.final, posixpath.basename(p)) for p in staged])
+    _publish_files(pub)
+
+
+def _publish_files(pub: Publication) -> None:
+    """Object stores have no folder rename: the files move one by one, ``_SUCCESS`` last, so readers wait for it.
+
+    Safe to retry after a failure anywhere: the names to publish are recorded in the staging folder first,
+    so a retry keeps the files an earlier attempt already moved and removes only what the previous run left.
+    """
+    manifest = posixpath.join(pub.staging, MANIFEST_FILE)
+    if FileSystems.exists(manifest):
+        with FileSystems.open(manifest) as fh:
+            names = set(json.loads(fh.read()))
+    else:
+        names = {posixpath.basename(p) for p in _files(pub.staging)}
+        with FileSystems.create(manifest) as fh:
+            fh.write(json.dumps(sorted(names)).encode())
+    staged = sorted((p for p in _files(pub.staging) if posixpath.basename(p) in names), key=_success_last)
+    unpublished = {posixpath.basename(p) for p in staged}
+    stale = [
+        p
+        for p in _files(pub.final)
+        if posixpath.basename(p) not in names or posixpath.basename(p) in unpublished & {SUCCESS_FILE}
+    ]
+    stale.sort(key=_success_last, reverse=True)  # an old _SUCCESS goes first
+    if stale:
+        FileSystems.delete(stale)
+    for path in staged:  # one at a time: a failure leaves every moved file in place and the rest staged
+        FileSystems.rename([path], [posixpath.join(pub.final, posixpath.basename(path))])
+    FileSystems.delete([manifest])
+
+
+def _files(folder: str) -> list[str]:
+    return [m.path for m in FileSystems.match([posixpath.join(folder, "*")])[0].metadata_list]
+
+
+def _success_last(path: str) -> bool:
+    return path.endswith(SUCCESS_FILE)
 
 
 def write_json(report: dict[str, object], path: str) -> None:
@@ -154,9 +186,9 @@ def write_json(report: dict[str, object], path: str) -> None:
 def publish_all(
     publications: list[Publication], written: list[str], report: dict[str, object], report_path: str | None
 ) -> None:
-    """Name each folder's shards and publish it; the last one carries ``_SUCCESS`` with the report."""
-    for i, pub in enumerate(publications):
+    """Name each folder's shards and publish it, each with its own ``_SUCCESS`` holding the report."""
+    for pub in publications:
         finalize_shards(pub, written)
-        publish(pub, report if i == len(publications) - 1 else None)
+        publish(pub, report)
     if report_path:
         write_json(report, report_path)

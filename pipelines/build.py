@@ -14,12 +14,13 @@ import pyarrow as pa
 from pipelines.config import JobConfig, KafkaSource, ParquetSource
 from pipelines.preflight import OutputSchemas, kafka_decoder, output_schemas
 from pipelines.report import report_file
+from pipelines.resume import Resumption
 from transforms.core.kafka_group import consumer_config
 from transforms.core.offsets import PartitionRange
 from transforms.invoke.client import StaticCredentials
-from transforms.invoke.transform import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
+from transforms.invoke.transform import DEAD_LETTERS, OUTPUTS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
 from transforms.sinks.commit import CommitAtEnd, CommitWhenWritten
-from transforms.sinks.files import Publish, WriteTables
+from transforms.sinks.files import Publish, ShardSpec, WriteOutputs
 from transforms.sinks.kafka_delivery import producer_config
 from transforms.sinks.kafka_produce import WriteKafka
 from transforms.sinks.staging import Publication, staging_path
@@ -30,7 +31,7 @@ from transforms.sources.kafka_java import ReadKafkaJava, expansion_service
 from transforms.sources.kafka_plan import start_read_time_ms
 from transforms.sources.kafka_read import ReadKafkaTables
 from transforms.sources.parquet import ReadParquetTables
-from transforms.sources.parquet_files import KEY_COLUMNS, with_source_keys
+from transforms.sources.parquet_files import KEY_COLUMNS, SHARD_COLUMNS, SOURCE_FILE, SOURCE_GROUP, with_source_keys
 from transforms.totals import CountStats, MergeStats
 
 
@@ -44,11 +45,21 @@ class RunContext:
     input_schema: pa.Schema
     run_id: str
     date: str
+    resumption: Resumption | None = None  # a Parquet source into files: its staging key and finished shards
     progress_address: str | None = None
     partitions: list[PartitionRange] = field(default_factory=list)
     planned_at_ms: int = 0  # when the partitions were planned: where `start: latest` begins
     credentials: StaticCredentials | None = None  # the embedded local endpoint's keys
     requests_per_second: float | None = None  # each worker process's share of the job's request budget
+
+
+def _with_shard_columns(config: JobConfig) -> tuple[JobConfig, list[str]]:
+    """File outputs of a Parquet source record finished shards: every row carries its shard's key columns
+    through the invoke step. Returns the config and those of the columns the files must not hold."""
+    passthrough = config.invoke.passthrough_columns
+    added = [c for c in SHARD_COLUMNS if c not in passthrough]
+    invoke = config.invoke.model_copy(update={"passthrough_columns": [*passthrough, *added]})
+    return config.model_copy(update={"invoke": invoke}), added
 
 
 def _with_kafka_columns(config: JobConfig) -> JobConfig:
@@ -75,7 +86,8 @@ class _Read:
 
 def _read_parquet(p: beam.Pipeline, config: JobConfig, source: ParquetSource, ctx: RunContext) -> _Read:
     schemas = output_schemas(config, with_source_keys(ctx.input_schema), KEY_COLUMNS)
-    tables = p | "ReadParquet" >> ReadParquetTables(source.path, schemas.needed, source.batch_rows)
+    skip = frozenset(ctx.resumption.finished) if ctx.resumption else frozenset()
+    tables = p | "ReadParquet" >> ReadParquetTables(source.path, schemas.needed, source.batch_rows, skip)
     return _Read(tables=tables, key_columns=KEY_COLUMNS, schemas=schemas)
 
 
@@ -128,6 +140,10 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
     """
     source = config.source
     config = _with_kafka_columns(config)
+    resumption = ctx.resumption
+    dropped: list[str] = []
+    if resumption is not None:
+        config, dropped = _with_shard_columns(config)
     read = (
         _read_kafka(p, config, source, ctx)
         if isinstance(source, KafkaSource)
@@ -143,6 +159,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             progress_address=ctx.progress_address,
             credentials=ctx.credentials,
             requests_per_second=ctx.requests_per_second,
+            tagged=resumption is not None,
         )
     )
     dead = (scored[DEAD_LETTERS], *read.dead_letters) | "AllDeadLetters" >> beam.Flatten()
@@ -160,17 +177,37 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             return stats | "NoReport" >> beam.Filter(lambda _: False)  # a stream has no end to report at
         publications: list[Publication] = []
     else:
-        publications = [
-            Publication(staging=staging_path(final, ctx.run_id), final=final, schema=schema, fmt=out.format)
-            for final, schema in (
-                (out.dead_letters, read.schemas.dead_letters),
-                (out.predictions, read.schemas.predictions),
+        key = resumption.key if resumption else ctx.run_id
+        pubs = {
+            tag: Publication(
+                staging=staging_path(final, key), final=final, schema=_without(schema, dropped), fmt=out.format
             )
-        ]
-        written = [
-            dead | "WriteDeadLetters" >> WriteTables(publications[0]),
-            scored[PREDICTIONS] | "WritePredictions" >> WriteTables(publications[1]),
-        ]
+            for tag, final, schema in (
+                (DEAD_LETTERS, out.dead_letters, read.schemas.dead_letters),
+                (PREDICTIONS, out.predictions, read.schemas.predictions),
+            )
+        }
+        publications = list(pubs.values())  # dead letters first: predictions' _SUCCESS comes last
+        shards = (
+            ShardSpec(
+                rows=resumption.shard_rows,
+                file_column=SOURCE_FILE,
+                group_column=SOURCE_GROUP,
+                dropped=dropped,
+                ledger_folder=pubs[PREDICTIONS].staging,
+            )
+            if resumption
+            else None
+        )
+        if resumption is not None:  # one writer keeps each shard's two outputs together
+            written = [scored[OUTPUTS] | "WriteOutputs" >> WriteOutputs(pubs, shards)]
+        else:
+            written = [
+                tables
+                | f"Tag{tag.title()}" >> beam.Map(lambda t, tag=tag: (tag, t))
+                | f"Write{tag.title()}" >> WriteOutputs(pubs)
+                for tag, tables in ((DEAD_LETTERS, dead), (PREDICTIONS, scored[PREDICTIONS]))
+            ]
     extra: dict[str, object] = {
         "job": config.job.name,
         "run_id": ctx.run_id,
@@ -178,8 +215,23 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         "endpoint": config.endpoint.name,
         "strategy": config.invoke.strategy,
     }
+    if resumption and resumption.finished:
+        extra["resumed_shards"] = len(resumption.finished)
+        extra["resumed_records"] = sum(e.rows for e in resumption.finished.values())
     totals = stats | "MergeStats" >> beam.CombineGlobally(MergeStats())
-    report = totals | "PublishOutputs" >> Publish(publications, written, extra, report_file(config))
+    publish = Publish(
+        publications,
+        written,
+        extra,
+        report_file(config),
+        kept=resumption.kept_files if resumption else None,
+        carried=resumption.carried() if resumption else None,
+    )
+    report = totals | "PublishOutputs" >> publish
     if read.consumer:  # bounded: the whole captured range, once every output is published
         report | "CommitOffsets" >> CommitAtEnd(read.consumer, ctx.partitions)
     return report
+
+
+def _without(schema: pa.Schema, columns: list[str]) -> pa.Schema:
+    return pa.schema([f for f in schema if f.name not in columns])

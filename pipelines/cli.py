@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", help="write the JSON run report here (e.g. out/report.json)")
     run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="score every input again, discarding what an unfinished run of this date finished (else it resumes)",
+    )
+    run.add_argument(
         "--no-wait",
         action="store_true",
         help="submit the job and exit without waiting for it (a remote runner; the job writes its own report)",
@@ -121,6 +126,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
             progress=not args.no_progress and not args.no_wait,
             beam_args=beam_args,
             wait=not args.no_wait,
+            fresh=args.fresh,
         )
     )
 

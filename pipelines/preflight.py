@@ -7,7 +7,7 @@ checked against it, and every output location is probed for writing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -30,6 +30,7 @@ class SourceFacts:
     total: int | None
     partitions: list[PartitionRange]
     planned_at_ms: int = 0
+    files: list[str] = field(default_factory=list)  # a Parquet source's
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def describe_source(config: JobConfig) -> SourceFacts:
     found = describe_input(source.path, config.invoke.input_columns([]))
     if found.schema is None:
         raise ConfigError([f"source.path: {source.path} matches no files"])
-    return SourceFacts(schema=found.schema, total=found.rows, partitions=[])
+    return SourceFacts(schema=found.schema, total=found.rows, partitions=[], files=found.files)
 
 
 def check_outputs_writable(config: JobConfig, run_id: str) -> None:

@@ -47,6 +47,11 @@ def render_summary(report: dict[str, Any], elapsed_s: float) -> str:
         f"  requests      {report['requests']:>12,}   retries {report['retries']:,}"
         f"   throttles {report['throttles']:,}",
     ]
+    if report.get("resumed_shards"):
+        lines.append(
+            f"  resumed       {report['resumed_records']:>12,} records of {report['resumed_shards']:,} shards "
+            "scored by the unfinished run (requests and latencies below are this run's)"
+        )
     if report["errors"]:
         lines.append(f"  errors seen   {report['errors']}")
     for name, v in report["variants"].items():

@@ -24,6 +24,7 @@ from pipelines.options import pipeline_options, request_budget, shares_local_fil
 from pipelines.preflight import check_outputs_writable, check_shared_locations, describe_source
 from pipelines.progress_display import ProgressDisplay
 from pipelines.report import read_report, render_summary, report_location, write_report
+from pipelines.resume import plan_resumption, resumable
 from transforms.invoke.client import StaticCredentials
 
 
@@ -38,6 +39,7 @@ class RunRequest:
     progress: bool
     beam_args: list[str]
     wait: bool = True  # False: submit and exit (a Flex Template launcher must not wait for its job)
+    fresh: bool = False  # discard what an unfinished run of the same date, config and inputs finished
 
 
 @dataclass(frozen=True)
@@ -73,14 +75,17 @@ def run(request: RunRequest) -> int:
     check_shared_locations(config, shares_local_files(options))
     facts = describe_source(config)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    check_outputs_writable(config, run_id)
+    resumption = plan_resumption(config, date, facts.files, request.fresh) if resumable(config) else None
+    check_outputs_writable(config, resumption.key if resumption else run_id)
+    total = resumption.remaining_rows if resumption else facts.total
     started = time.monotonic()
-    with _embedded_endpoint(config) as endpoint, ProgressDisplay(facts.total, enabled=request.progress) as progress:
+    with _embedded_endpoint(config) as endpoint, ProgressDisplay(total, enabled=request.progress) as progress:
         config = endpoint.config
         ctx = RunContext(
             input_schema=facts.schema,
             run_id=run_id,
             date=date,
+            resumption=resumption,
             progress_address=progress.address,
             partitions=facts.partitions,
             planned_at_ms=facts.planned_at_ms,

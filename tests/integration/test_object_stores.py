@@ -65,13 +65,17 @@ def test_parquet_from_and_to_s3_and_a_rerun_replaces_the_outputs(s3_server):
     for _ in range(2):  # the second run replaces the first run's files
         result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
-    predictions = keys(client, "out/predictions/")
-    assert predictions == ["out/predictions/_SUCCESS", "out/predictions/part-00000-of-00001.parquet"]
+    predictions = keys(client, "out/predictions/")  # a file per input shard (row group)
+    assert predictions == [
+        "out/predictions/_SUCCESS",
+        *(f"out/predictions/part-0000{i}-of-00002.parquet" for i in (0, 1)),
+    ]
     report = json.loads(client.get_object(Bucket="lake", Key="out/predictions/_SUCCESS")["Body"].read())
     assert (report["records_in"], report["predictions_out"], report["accounted"]) == (600, 600, True)
-    body = client.get_object(Bucket="lake", Key=predictions[1])["Body"].read()
-    table = pq.read_table(io.BytesIO(body))
-    assert sorted(table.column("id").to_pylist()) == list(range(600))
+    tables = [
+        pq.read_table(io.BytesIO(client.get_object(Bucket="lake", Key=key)["Body"].read())) for key in predictions[1:]
+    ]
+    assert sorted(i for t in tables for i in t.column("id").to_pylist()) == list(range(600))
     assert not keys(client, "out/.predictions.staging")  # nothing left behind
     dead_letters = keys(client, "out/dead_letters/")  # its own completion marker, though empty
     assert dead_letters == ["out/dead_letters/_SUCCESS", "out/dead_letters/part-00000-of-00001.parquet"]
@@ -93,7 +97,7 @@ def test_parquet_from_and_to_gcs(gcs_server):
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(b.name for b in client.list_blobs("lake", prefix="out/predictions/"))
-    assert names == ["out/predictions/_SUCCESS", "out/predictions/part-00000-of-00001.parquet"]
+    assert names == ["out/predictions/_SUCCESS", *(f"out/predictions/part-0000{i}-of-00002.parquet" for i in (0, 1))]
     report = json.loads(client.bucket("lake").blob("out/predictions/_SUCCESS").download_as_bytes())
     assert (report["records_in"], report["predictions_out"]) == (400, 400)
 

@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -293,3 +295,84 @@ def test_at_debug_no_secret_custom_attribute_or_record_reaches_a_log_line_or_an_
     for text in (result.stdout, result.stderr, *outputs):
         for marker in (secret, attribute, "AttrMarker", body, poison):
             assert marker not in text
+
+
+def test_a_run_killed_at_five_points_resumes_and_publishes_every_record_exactly_once(endpoint_factory, tmp_path):
+    """SIGKILL a nightly run after 1, 8, 16, 24 and 32 of its 40 shards (row groups) are finished; each rerun
+    of the same date scores only the other shards, and the published outputs hold every record once."""
+    ep = endpoint_factory(
+        {"endpoints": [{"name": "local-demo", "faults": {"latency": {"fixed_ms": 40}}, "variants": [{"name": "only"}]}]}
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(10):  # 10 files x 4 row groups x 500 records
+        pq.write_table(make_table(2000, start=2000 * i), data / f"part-{i}.parquet", row_group_size=500)
+    shards, per_shard, in_flight = 40, 5, 4 * 4  # 100 records a request; the invoke step queues 4 x concurrency
+    settings = ["--set", "invoke.max_records=100", "--set", "invoke.concurrency=4"]
+    settings += ["--set", "local_endpoint.enabled=false", "--set", f"endpoint.endpoint_url={ep.url}"]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    for day, kill_after in enumerate([1, 8, 16, 24, 32], start=10):
+        date = f"2026-02-{day}"
+        args = [*local_overrides(tmp_path, data), *settings, "--date", date, "--no-progress"]
+        command = [sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/local.yaml", *args]
+        ledger = tmp_path / "out" / date
+        ep_stats(ep.url, reset=True)
+        finished = kill_after_shards(command, env, ledger, kill_after)
+        assert kill_after <= finished < shards, "killed before the run finished"
+        killed_requests = ep_stats(ep.url, reset=True)["received"]
+        rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert f"{finished} of {shards} input shards" in rerun.stderr
+        rerun_requests = ep_stats(ep.url)["received"]
+        assert rerun_requests == (shards - finished) * per_shard  # only the shards not finished
+        assert killed_requests + rerun_requests <= shards * per_shard + in_flight
+        predictions = pq.read_table(tmp_path / "out" / date / "predictions")
+        ids = predictions.column("inference_id").to_pylist()
+        assert len(ids) == len(set(ids)) == 20_000
+        assert sorted(predictions.column("id").to_pylist()) == list(range(20_000))
+        report = json.loads((tmp_path / "out" / date / "predictions" / "_SUCCESS").read_text())
+        assert (report["records_in"], report["predictions_out"], report["resumed_shards"]) == (20_000, 20_000, finished)
+        assert not list(ledger.glob(".*staging*")), "nothing left behind"
+
+
+def ep_stats(url: str, reset: bool = False) -> dict:
+    request = urllib.request.Request(f"{url}/_local/stats", method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
+
+
+def kill_after_shards(command: list[str], env: dict, folder, shards: int) -> int:
+    """Run ``command``, SIGKILL it once ``shards`` shards are finished under ``folder``; the shards finished."""
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while run.poll() is None and len(list(folder.glob(".predictions.staging-*/_ledger/*.json"))) < shards:
+        time.sleep(0.02)
+    run.kill()
+    run.wait()
+    return len(list(folder.glob(".predictions.staging-*/_ledger/*.json")))
+
+
+def test_a_changed_config_or_fresh_starts_afresh_and_says_so(endpoint_factory, tmp_path):
+    ep = endpoint_factory(
+        {"endpoints": [{"name": "local-demo", "faults": {"latency": {"fixed_ms": 40}}, "variants": [{"name": "only"}]}]}
+    )
+    data = tmp_path / "data"
+    write_sample(str(data), rows=8000, files=8, row_group_rows=500)
+    settings = ["--set", "invoke.max_records=100", "--set", "invoke.concurrency=4", "--date", "2026-02-20"]
+    settings += ["--set", "local_endpoint.enabled=false", "--set", f"endpoint.endpoint_url={ep.url}"]
+    command = [sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/local.yaml", "--no-progress"]
+    command += [*local_overrides(tmp_path, data), *settings]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    folder = tmp_path / "out" / "2026-02-20"
+    for rerun_flags, said in (
+        (["--set", "invoke.max_records=50"], "another config or other inputs"),
+        (["--fresh"], "--fresh: the unfinished run's work"),
+    ):
+        assert 0 < kill_after_shards(command, env, folder, 4) < 16
+        ep_stats(ep.url, reset=True)
+        rerun = subprocess.run([*command, *rerun_flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert said in rerun.stderr and "resuming" not in rerun.stderr
+        report = json.loads((folder / "predictions" / "_SUCCESS").read_text())
+        assert report["predictions_out"] == 8000 and "resumed_shards" not in report
+        assert ep_stats(ep.url)["received"] == 8000 // (50 if "--fresh" not in rerun_flags else 100)
+        assert not list(folder.glob(".*staging*"))

@@ -28,7 +28,9 @@ BEAM_FILESYSTEMS = "apache_beam.io.filesystems"
 FILESYSTEM_USERS = {
     "transforms.sources.parquet_files",
     "transforms.sinks.staging",
+    "transforms.sinks.ledger",
     "pipelines.report",
+    "pipelines.resume",
     "pipelines.run",
 }
 # The one module of the worker that sends HTTP itself (aiohttp is a worker dependency for it alone).

@@ -35,8 +35,9 @@ class RetrySettings(Strict):
     retry_model_error_5xx: bool = True
     bad_response: Literal["dead_letter", "retry"] = "dead_letter"
     # Poison isolation (transforms/invoke/scorer.py): a multi-record request failing in the container (a model
-    # 5xx, a read timeout, a bad answer) gets this many attempts before it is split in halves; a request's
-    # bisection isolates at most max_isolated_records failing records, and dead-letters what still fails whole.
+    # 5xx, a read timeout, a bad answer) gets this many attempts before it is split in halves; past
+    # max_isolated_records failing records, a request's bisection goes on only while they are at most a quarter
+    # of the records it scored, and otherwise dead-letters what still fails in its halves.
     split_after_attempts: int = Field(2, ge=1, le=100)
     max_isolated_records: int = Field(8, ge=1, le=10_000)
     # The run stops (see transforms/invoke/outage.py) after this many requests in a row failed on the endpoint's

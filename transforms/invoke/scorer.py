@@ -33,15 +33,20 @@ class ScoredPart:
 
 @dataclass
 class _Isolation:
-    """One planned request's bisection: the failing records it has isolated so far, against its limit.
+    """One planned request's bisection: the failing records it has isolated and the records it has scored.
 
-    The limit bounds what a request costs when its failures are not one record's doing (a model that fails
-    every request): with ``a`` = ``split_after_attempts``, a request of ``n`` records of which ``p`` fail
-    sends at most ``a * (1 + 2 * min(p, max_isolated_records) * ceil(log2 n))`` requests.
+    With ``a`` = ``split_after_attempts``, a request of ``n`` records of which ``p`` fail sends at most
+    ``a * (1 + 2 * p * ceil(log2 n))`` requests. When the failures are not a few records' doing (a model that
+    fails every request), bisecting would cost ~``2 * a * n`` requests for nothing: past ``limit`` isolated
+    records, it goes on only while they are at most a quarter of the records the request has scored.
     """
 
     limit: int
     isolated: int = 0
+    scored: int = 0
+
+    def may_split(self) -> bool:
+        return self.isolated < self.limit or self.isolated * 4 <= self.scored
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +141,7 @@ class BatchScorer:
             )
         except InvokeFailed as failed:
             info = failed.info
-            if (info.split or info.poison) and n > 1 and isolation.isolated < isolation.limit:
+            if (info.split or info.poison) and n > 1 and isolation.may_split():
                 mid = (start + stop) // 2
                 await self._score(part, plan, encoded, start, mid, isolation, half=True)
                 await self._score(part, plan, encoded, mid, stop, isolation, half=True)
@@ -150,6 +155,7 @@ class BatchScorer:
         )
         part.stats.predictions_out += n
         part.stats.variant(scored.meta.variant).add(n, scored.meta.latency_ms)
+        isolation.scored += n
 
     def _dead(
         self,

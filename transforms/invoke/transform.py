@@ -36,6 +36,7 @@ from transforms.totals import NAMESPACE
 PREDICTIONS = "predictions"
 DEAD_LETTERS = "dead_letters"
 STATS = "stats"
+OUTPUTS = "outputs"  # with InvokeSpec.tagged: (PREDICTIONS or DEAD_LETTERS, table) in one stream
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +51,9 @@ class InvokeSpec:
     progress_address: str | None = None
     credentials: StaticCredentials | None = None  # the local endpoint's keys; else boto3's chain
     requests_per_second: float | None = None  # this worker process's share of the job's request budget
+    # Both outputs as (tag, table) on OUTPUTS, for a sink that keeps an input shard's two outputs together: one
+    # stream, since a Flatten of the two would end the fused stage and hold every table until the last.
+    tagged: bool = False
 
 
 class WorkerResources:
@@ -123,12 +127,14 @@ class InvokeEndpointFn(beam.DoFn):
         self._progress.send(batch.stats.records_in)
         for tag, table in ((PREDICTIONS, batch.predictions), (DEAD_LETTERS, batch.dead_letters)):
             if table is not None:
-                yield TaggedOutput(tag, WindowedValue(table, timestamp, (window,)))
+                element = (tag, table) if self.spec.tagged else table
+                yield TaggedOutput(OUTPUTS if self.spec.tagged else tag, WindowedValue(element, timestamp, (window,)))
         yield TaggedOutput(STATS, WindowedValue(batch.stats, timestamp, (window,)))
 
 
 class InvokeEndpoint(beam.PTransform):
-    """PCollection[pa.Table] -> tagged ``predictions``, ``dead_letters`` (pa.Table) and ``stats`` (RunStats).
+    """PCollection[pa.Table] -> tagged ``predictions``, ``dead_letters`` (pa.Table) and ``stats`` (RunStats);
+    with ``spec.tagged``, ``outputs`` ((tag, pa.Table)) instead of the first two.
 
     Every input record appears in exactly one prediction or dead-letter row.
     """
@@ -138,4 +144,4 @@ class InvokeEndpoint(beam.PTransform):
         self._fn = InvokeEndpointFn(spec)
 
     def expand(self, tables: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS)
+        return tables | beam.ParDo(self._fn).with_outputs(PREDICTIONS, DEAD_LETTERS, STATS, OUTPUTS)

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.codecs.json_rows import json_lines
+from transforms.sinks.ledger import LEDGER
 
 SUCCESS_FILE = "_SUCCESS"
 MANIFEST_FILE = "_MANIFEST"  # the files an object-store publish moves, so that a retried one knows them
@@ -111,11 +112,12 @@ def finalize_shards(pub: Publication, written: list[str]) -> None:
         FileSystems.rename(files, shards)
     else:
         FileWriter(shards[0], pub).close()
-    leftovers = [m.path for m in FileSystems.match([posixpath.join(temporary, "*")])[0].metadata_list]
-    if leftovers:
-        FileSystems.delete(leftovers)
-    if _is_local(temporary) and os.path.isdir(temporary):
-        os.rmdir(temporary)
+    for bookkeeping in (temporary, posixpath.join(pub.staging, LEDGER)):  # never published
+        leftovers = _files(bookkeeping)
+        if leftovers:
+            FileSystems.delete(leftovers)
+        if _is_local(bookkeeping) and os.path.isdir(bookkeeping):
+            os.rmdir(bookkeeping)
 
 
 def _is_local(path: str) -> bool:

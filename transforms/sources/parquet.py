@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 import pyarrow as pa
 
-from transforms.sources.parquet_files import KEY_COLUMNS, RowGroup, read_row_group, row_groups
+from transforms.sources.parquet_files import SOURCE_COLUMNS, RowGroup, read_row_group, row_groups
 
 
 class _ReadRowGroup(beam.DoFn):
@@ -20,19 +20,27 @@ class _ReadRowGroup(beam.DoFn):
 
 
 class ReadParquetTables(beam.PTransform):
-    """PBegin -> PCollection[pa.Table] of at most ``batch_rows`` rows, with source columns added."""
+    """PBegin -> PCollection[pa.Table] of at most ``batch_rows`` rows, with source columns added; the row groups
+    whose shard keys are in ``skip`` (finished by an earlier attempt of the run) are not read."""
 
-    def __init__(self, pattern: str, columns: list[str] | None = None, batch_rows: int = 16384) -> None:
+    def __init__(
+        self,
+        pattern: str,
+        columns: list[str] | None = None,
+        batch_rows: int = 16384,
+        skip: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__()
         self.pattern = pattern
-        self.columns = [c for c in columns if c not in KEY_COLUMNS] if columns else None
+        self.columns = [c for c in columns if c not in SOURCE_COLUMNS] if columns else None
         self.batch_rows = batch_rows
+        self.skip = skip
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         return (
             pbegin
             | "Pattern" >> beam.Create([self.pattern])
-            | "RowGroups" >> beam.FlatMap(row_groups)
+            | "RowGroups" >> beam.FlatMap(row_groups, skip=self.skip)
             | "Spread" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(_ReadRowGroup(self.columns, self.batch_rows))
         )

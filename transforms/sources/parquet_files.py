@@ -3,7 +3,8 @@
 Files and globs are local, s3:// or gs://, through Beam's FileSystems (the one place Beam's file
 layer is used outside a transform: it is what reads object stores with the job's options). Each
 table carries ``_source_file`` and ``_source_row``, so records have a stable identity even
-without key columns (the default InferenceId key).
+without key columns (the default InferenceId key), and ``_source_group``: with ``_source_file``, the
+shard (a row group) a finished-shard record names.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.core.shards import shard_key
+
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
+SOURCE_GROUP = "_source_group"
 KEY_COLUMNS = [SOURCE_FILE, SOURCE_ROW]
+SHARD_COLUMNS = [SOURCE_FILE, SOURCE_GROUP]
+SOURCE_COLUMNS = [SOURCE_FILE, SOURCE_ROW, SOURCE_GROUP]  # added by this source, never read from a file
 
 
 @dataclass(frozen=True)
@@ -95,16 +101,29 @@ def _check_columns(files: list[str], schemas: list[pa.Schema], wanted: list[pa.F
 
 def with_source_keys(schema: pa.Schema) -> pa.Schema:
     """The schema of the tables this source emits: the file's columns plus the key columns."""
-    return schema.append(pa.field(SOURCE_FILE, pa.string())).append(pa.field(SOURCE_ROW, pa.int64()))
+    fields = [pa.field(SOURCE_FILE, pa.string()), pa.field(SOURCE_ROW, pa.int64()), pa.field(SOURCE_GROUP, pa.int32())]
+    return pa.schema([*schema, *fields])
 
 
-def row_groups(pattern: str) -> Iterator[RowGroup]:
+def row_groups(pattern: str, skip: frozenset[str] = frozenset()) -> Iterator[RowGroup]:
+    """Every row group of the matched files, but those whose shard key is in ``skip`` (finished before)."""
     for path in match_files(pattern):
         meta = _metadata(path)
         first = 0
         for i in range(meta.num_row_groups):
-            yield RowGroup(path, i, first)
+            if shard_key(path, i) not in skip:
+                yield RowGroup(path, i, first)
             first += meta.row_group(i).num_rows
+
+
+def shard_rows(files: list[str]) -> dict[str, int]:
+    """The records of every shard (row group) of ``files``, from their footers."""
+    rows = {}
+    for path in files:
+        meta = _metadata(path)
+        for i in range(meta.num_row_groups):
+            rows[shard_key(path, i)] = meta.row_group(i).num_rows
+    return rows
 
 
 def read_row_group(group: RowGroup, columns: list[str] | None, batch_rows: int) -> Iterator[pa.Table]:
@@ -117,5 +136,6 @@ def read_row_group(group: RowGroup, columns: list[str] | None, batch_rows: int) 
             table = pa.Table.from_batches([batch])
             table = table.append_column(SOURCE_FILE, pa.repeat(pa.scalar(group.path, pa.string()), n))
             table = table.append_column(SOURCE_ROW, pa.array(np.arange(first, first + n, dtype=np.int64)))
+            table = table.append_column(SOURCE_GROUP, pa.repeat(pa.scalar(group.index, pa.int32()), n))
             first += n
             yield table

@@ -143,8 +143,8 @@ def test_a_single_record_request_keeps_the_full_retry_policy_for_a_model_5xx():
     assert batch.dead_letters.column("attempts").to_pylist() == [5] and len(client.calls) == 5
 
 
-def requests_bound(n: int, failing: int, split_after: int, limit: int) -> int:
-    return split_after * (1 + 2 * min(failing, limit) * math.ceil(math.log2(n)))
+def requests_bound(n: int, failing: int, split_after: int) -> int:
+    return split_after * (1 + 2 * failing * math.ceil(math.log2(n)))
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -157,10 +157,10 @@ def test_isolation_sends_at_most_the_stated_bound_and_accounts_for_every_record(
     client = StubClient(poison_status=500)
     retry = {"split_after_attempts": split_after, "max_isolated_records": limit, "abort_after_endpoint_failures": 0}
     batch = score(scorer(client, max_records=n, retry=retry)[0], table(values))
-    assert len(client.calls) <= requests_bound(n, len(failing), split_after, limit)
+    assert len(client.calls) <= requests_bound(n, len(failing), split_after)
     dead = set(batch.dead_letters.column("id").to_pylist())
     assert dead >= set(failing) and batch.stats.predictions_out + len(dead) == n
-    if len(failing) <= limit:  # within the limit, only the failing records are dead-lettered
+    if len(failing) <= max(limit, n // 5):  # a few in many: only the failing records are dead-lettered
         assert dead == set(failing)
 
 
@@ -168,4 +168,4 @@ def test_a_model_that_fails_every_request_costs_a_bounded_number_of_requests():
     client = StubClient(poison_status=500)
     batch = score(scorer(client, max_records=500)[0], table([float(POISON)] * 500))
     assert batch.stats.dead_letters_out == 500
-    assert len(client.calls) <= requests_bound(500, 500, 2, 8) and len(client.calls) <= 2 * (2 * 8 + 2 * 9)
+    assert len(client.calls) <= 2 * (2 * 8 + 2 * 9)

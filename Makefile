@@ -29,7 +29,7 @@ JS_SDK := tests/js/node_modules/.installed
 MVN    := mvn -q -B
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jar kafka-up kafka-down prism flink-jars run-flink bench js-sdk airflow
+.PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jar kafka-up kafka-down prism flink-jars run-flink bench chaos js-sdk airflow
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -148,6 +148,11 @@ $(BENCH_VENV)/.installed: setup.py
 
 bench: $(STAMP) $(BENCH_VENV)/.installed $(KAFKA_JARS) $(PRISM_STAMP) ## ours vs the peers (BENCH_ROWS=1000000); writes BENCHMARKS.md, benchmarks/results.json
 	BENCH_PYTHON=$(BENCH_VENV)/bin/python $(BIN)/python -m benchmarks.bench
+
+chaos: $(STAMP) $(KAFKA_JARS) $(PRISM_STAMP) ## every injected fault at 20% over 100,000 records, a poison run, a broker restart; writes RELIABILITY.md's table
+	rm -rf out/chaos && mkdir -p out/chaos
+	CHAOS_RECORDS=100000 CHAOS_REPORT=$(CURDIR)/out/chaos/results.jsonl $(BIN)/pytest -q -p no:cacheprovider -m chaos tests/integration
+	$(BIN)/python -m benchmarks.reliability out/chaos/results.jsonl
 
 clean: ## remove outputs and caches (keeps .venv, jars and Prism)
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

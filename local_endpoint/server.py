@@ -19,7 +19,7 @@ import ssl
 import struct
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -93,6 +93,8 @@ class CallStats:
 
     received: int = 0  # counted on arrival: a request the client gave up on (a stall) is never answered in time
     answers: Counter[str] = field(default_factory=Counter)
+    # The InferenceId of each request given an injected fault, by kind: what a test checks dead letters against.
+    faulted: dict[str, list[str | None]] = field(default_factory=lambda: defaultdict(list))
     first_ok: float | None = None
     last_ok: float | None = None
 
@@ -105,7 +107,12 @@ class CallStats:
 
     def snapshot(self) -> dict[str, object]:
         span = (self.last_ok - self.first_ok) if self.first_ok and self.last_ok else None
-        return {"received": self.received, "answers": dict(self.answers), "ok_span_seconds": span}
+        return {
+            "received": self.received,
+            "answers": dict(self.answers),
+            "faulted": dict(self.faulted),
+            "ok_span_seconds": span,
+        }
 
 
 class LocalSageMakerRuntime:
@@ -209,7 +216,10 @@ class LocalSageMakerRuntime:
             fault = next((f for f in (i.draw_fault() for i in injectors) if f), None)
             poison = next((i.faults.poison for i in injectors if i.faults.poison), None)
             if poison is not None and poison.marker.encode() in body:
+                self.stats.faulted["poison"].append(headers.inference_id)
                 return await self._poisoned(poison, runtime)
+            if fault is not None:
+                self.stats.faulted[fault].append(headers.inference_id)
             if fault in _PRE_MODEL_FAULTS:
                 return await self._pre_model_fault(request, fault, runtime)
             instance = session.instance if session else runtime.faults.randrange(variant.instances)

@@ -77,6 +77,13 @@ class Broker:
     def log_file(self) -> Path:
         return self.data_dir / "broker.log"
 
+    def restart(self, ready_timeout: float = 90.0) -> None:
+        """Stop the broker and start it again on the same port and data directory (what a deploy or a crash
+        of the broker does to its clients)."""
+        self.stop()
+        self.process = _java(jars_dir(), "kafka.Kafka", str(self.data_dir / "server.properties"), log=self.log_file)
+        wait_ready(self.bootstrap, self.process, self.log_file, ready_timeout)
+
     def stop(self, timeout: float = 30.0) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

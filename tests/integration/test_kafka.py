@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipelines.options import PRISM
@@ -351,3 +351,37 @@ def test_a_flink_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
     total = sum(topics.ends().values())
     seen = offsets_of(topics.read(topics.predictions, total))
     assert len(seen) == total, _missing_report(topics, seen, first_log + log)
+
+
+@pytest.mark.chaos
+def test_a_broker_restarted_under_a_running_stream_gives_every_offset_one_output(tmp_path):
+    """The broker stops and starts again (same port, same data) while the stream runs: once it has caught up,
+    every input offset has exactly one output, read from the output topic itself, and is committed."""
+    from local_kafka.broker import DEFAULT_JARS, start_broker
+
+    require(any(DEFAULT_JARS.glob("kafka_2.13-*.jar")), "the Kafka broker jars (.jars/kafka-broker)")
+    broker = start_broker(tmp_path / "kafka")
+    try:
+        topics = Topics(broker.bootstrap, partitions=2)
+        topics.produce(300)
+        proc = start_stream(topics, "--set", "source.start=earliest")
+
+        def settled(check):  # type: ignore[no-untyped-def]
+            """A check that is false while the broker cannot answer it (starting, electing a coordinator)."""
+            try:
+                return check()
+            except KafkaException:
+                return False
+
+        try:
+            wait_for(lambda: settled(lambda: sum(topics.committed().values()) > 0), 150, proc)
+            broker.restart()
+            topics.produce(300, start=300)
+            wait_for(lambda: settled(lambda: topics.committed() == topics.ends()), 180, proc)
+        finally:
+            log = stop(proc)
+        seen = offsets_of(topics.read(topics.predictions, 600))
+        assert len(seen) == 600, _missing_report(topics, seen, log)
+        assert max(seen.values()) == 1, f"outputs repeated: {[k for k, n in seen.items() if n > 1][:10]}"
+    finally:
+        broker.stop()

@@ -15,6 +15,7 @@ from pipelines.config import JobConfig, KafkaSource, ParquetSource
 from pipelines.preflight import OutputSchemas, kafka_decoder, output_schemas
 from pipelines.report import report_file
 from pipelines.resume import Resumption
+from transforms.core.carried import CarriedBatch
 from transforms.core.kafka_group import consumer_config
 from transforms.core.offsets import PartitionRange
 from transforms.invoke.client import StaticCredentials
@@ -22,6 +23,7 @@ from transforms.invoke.transform import DEAD_LETTERS, OUTPUTS, PREDICTIONS, STAT
 from transforms.sinks.commit import CommitAtEnd, CommitWhenWritten
 from transforms.sinks.files import Publish, ShardSpec, WriteOutputs
 from transforms.sinks.kafka_delivery import producer_config
+from transforms.sinks.kafka_exactly_once import WriteKafkaExactlyOnce
 from transforms.sinks.kafka_produce import WriteKafka
 from transforms.sinks.staging import Publication, staging_path
 from transforms.sources import kafka_read
@@ -109,6 +111,7 @@ def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: R
         dead_letters=dead_letters,
         max_records=source.max_records,
         max_wait_ms=source.max_wait_ms,
+        carry=config.output.delivery == "exactly_once",
     )
     if source.reader == "java":  # KafkaIO commits its own offsets when checkpoints finalize
         bounded_total = sum(r.end - r.start for r in ctx.partitions) if source.mode == "bounded" else None
@@ -121,7 +124,7 @@ def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: R
     else:
         read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, config.streaming)
         manifests, consumer = [read[kafka_read.MANIFESTS]], conf
-    tables = read[kafka_read.TABLES] | "Project" >> beam.Map(lambda t, cols=schemas.needed: t.select(cols))
+    tables = read[kafka_read.TABLES] | "Project" >> beam.Map(_project, schemas.needed)
     return _Read(
         tables=tables,
         key_columns=KAFKA_KEY_COLUMNS,
@@ -141,6 +144,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
     source = config.source
     config = _with_kafka_columns(config)
     resumption = ctx.resumption
+    exactly_once = config.output.delivery == "exactly_once"
     dropped: list[str] = []
     if resumption is not None:
         config, dropped = _with_shard_columns(config)
@@ -159,7 +163,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             progress_address=ctx.progress_address,
             credentials=ctx.credentials,
             requests_per_second=ctx.requests_per_second,
-            tagged=resumption is not None,
+            tagged=resumption is not None or exactly_once,
         )
     )
     dead = (scored[DEAD_LETTERS], *read.dead_letters) | "AllDeadLetters" >> beam.Flatten()
@@ -167,12 +171,16 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
     out = config.output
     if out.format == "kafka":
         producer = producer_config(config.output_bootstrap_servers or "", out.producer)
-        written = [
-            dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters),
-            scored[PREDICTIONS] | "ProducePredictions" >> WriteKafka(producer, out.predictions),
-        ]
+        if exactly_once:  # outputs and offsets in one transaction per stretch of a partition; commits included
+            topics = {PREDICTIONS: out.predictions, DEAD_LETTERS: out.dead_letters}
+            written = [scored[OUTPUTS] | "Transact" >> WriteKafkaExactlyOnce(producer, read.consumer or {}, topics)]
+        else:
+            written = [
+                dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters),
+                scored[PREDICTIONS] | "ProducePredictions" >> WriteKafka(producer, out.predictions),
+            ]
         if config.streaming:
-            if read.consumer:
+            if read.consumer and not exactly_once:
                 (*read.manifests, *written) | "CommitOffsets" >> CommitWhenWritten(read.consumer, ctx.partitions)
             return stats | "NoReport" >> beam.Filter(lambda _: False)  # a stream has no end to report at
         publications: list[Publication] = []
@@ -228,9 +236,17 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         carried=resumption.carried() if resumption else None,
     )
     report = totals | "PublishOutputs" >> publish
-    if read.consumer:  # bounded: the whole captured range, once every output is published
+    if read.consumer and not exactly_once:  # bounded: the whole captured range, once every output is published
         report | "CommitOffsets" >> CommitAtEnd(read.consumer, ctx.partitions)
     return report
+
+
+def _project(element: pa.Table | CarriedBatch, columns: list[str]) -> pa.Table | CarriedBatch:
+    """The columns the invoke step reads, of a table or of the table a batch carries."""
+    if isinstance(element, CarriedBatch):
+        table = element.table
+        return CarriedBatch(table.select(columns) if table is not None else None, element.riders)
+    return element.select(columns)
 
 
 def _without(schema: pa.Schema, columns: list[str]) -> pa.Schema:

@@ -99,6 +99,8 @@ class OutputSettings(Strict):
     bootstrap_servers: str | None = None
     producer: dict[str, KafkaSetting] = {}
     report: str | None = None
+    # exactly_once: each stretch of input offsets, its outputs and its offset commit in one Kafka transaction
+    delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
 
 
 class JobConfig(Strict):
@@ -128,7 +130,28 @@ class JobConfig(Strict):
             raise ValueError("a streaming Kafka source writes to Kafka: set output.format to kafka")
         if self.output.format == "kafka" and not self.output_bootstrap_servers:
             raise ValueError("output.format kafka needs output.bootstrap_servers")
+        if self.output.delivery == "exactly_once":
+            self._exactly_once_holds()
         return self
+
+    def _exactly_once_holds(self) -> None:
+        """Refuse exactly_once where a Kafka transaction cannot hold the outputs and the input offsets together."""
+        source = self.source
+        if not isinstance(source, KafkaSource) or self.output.format != "kafka":
+            raise ValueError(
+                "output.delivery exactly_once needs a Kafka source and Kafka outputs: a transaction commits Kafka "
+                "messages and Kafka offsets together, and nothing else (file outputs are published atomically anyway)"
+            )
+        if source.reader == "java":
+            raise ValueError(
+                "output.delivery exactly_once needs source.reader confluent: with the java reader KafkaIO commits "
+                "offsets itself when a checkpoint finalizes, outside our transactions"
+            )
+        if self.output_bootstrap_servers != source.bootstrap_servers:
+            raise ValueError(
+                "output.delivery exactly_once needs the outputs on the source's cluster (output.bootstrap_servers): "
+                "a transaction spans one cluster"
+            )
 
     @property
     def output_bootstrap_servers(self) -> str | None:

@@ -25,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pipelines.options import PRISM
 from pipelines.sample_data import sample_messages
 from tests.conftest import require
+from transforms.core.kafka_group import until_coordinated
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -73,7 +74,12 @@ class Topics:
 
     def read(self, topic: str, expect: int, timeout: float = 60.0) -> list:
         consumer = Consumer(
-            {"bootstrap.servers": self.bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": uuid.uuid4().hex,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",  # what a downstream reader of exactly-once outputs sets
+            }
         )
         consumer.subscribe([topic])
         out: list = []
@@ -88,7 +94,8 @@ class Topics:
     def committed(self) -> dict[int, int]:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
         parts = consumer.list_topics(self.input, timeout=10).topics[self.input].partitions
-        done = consumer.committed([TopicPartition(self.input, p) for p in parts], timeout=10)
+        wanted = [TopicPartition(self.input, p) for p in parts]
+        done = until_coordinated(lambda: consumer.committed(wanted, timeout=10), 60)  # a new broker elects one first
         consumer.close()
         return {tp.partition: tp.offset for tp in done}
 
@@ -385,3 +392,88 @@ def test_a_broker_restarted_under_a_running_stream_gives_every_offset_one_output
         assert max(seen.values()) == 1, f"outputs repeated: {[k for k, n in seen.items() if n > 1][:10]}"
     finally:
         broker.stop()
+
+
+EXACTLY_ONCE = ["--set", "output.delivery=exactly_once"]
+
+
+def read_committed(topics: Topics, expect: int) -> Counter:
+    """Every message on both output topics as a read_committed consumer sees it, counted per input offset."""
+    dead = topics.read(topics.dlq, 1, timeout=5)
+    return offsets_of(dead + topics.read(topics.predictions, max(expect - len(dead), 1), timeout=10 if expect else 5))
+
+
+def test_exactly_once_bounded_failed_before_commit_and_rerun_gives_every_offset_one_output(kafka_broker, tmp_path):
+    """A bounded run fails after producing its outputs and before committing (a failpoint): a read_committed
+    consumer sees none of them; the rerun gives every input offset exactly one output and commits the range."""
+    topics = Topics(kafka_broker, partitions=2)
+    topics.produce(2000, malformed_every=50)
+    args = ["run", "--config", "configs/kafka-bounded.yaml", "--no-progress", *EXACTLY_ONCE]
+    args += topics.overrides(**{"output.report": str(tmp_path / "r.json"), "source.max_records": "100"})
+    env = {**os.environ, "SMSCORE_FAILPOINTS": "transaction-before-commit:1"}
+    failed = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert failed.returncode == 3 and "failpoint transaction-before-commit" in failed.stderr, failed.stderr[-2000:]
+    assert not read_committed(topics, 0) and all(o < 0 for o in topics.committed().values())
+    rerun = smscore(*args)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    seen = read_committed(topics, 2000)
+    assert len(seen) == 2000 and max(seen.values()) == 1, [k for k, n in seen.items() if n > 1][:10]
+    assert topics.committed() == topics.ends()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["records_in"], report["dead_letters_out"]) == (2000, 40)
+
+
+def test_exactly_once_stream_killed_at_three_points_under_a_steady_producer(kafka_broker, tmp_path):
+    """SIGKILL the stream three times while a producer keeps writing; restart it each time. A read_committed
+    consumer then finds exactly one output (prediction or dead letter) per input offset, and no gap."""
+    topics = Topics(kafka_broker, partitions=2)
+    stop_producing = threading.Event()
+    producer = threading.Thread(
+        target=topics.produce, args=(100_000,), kwargs={"malformed_every": 97, "pace_s": 0.02, "until": stop_producing}
+    )
+    producer.start()
+    try:
+        for _ in range(3):
+            proc = start_stream(topics, "--set", "source.start=earliest", *EXACTLY_ONCE)
+            before = sum(o for o in topics.committed().values() if o > 0)
+            wait_for(lambda b=before: sum(o for o in topics.committed().values() if o > 0) > b + 100, 150, proc)
+            stop(proc, signal.SIGKILL)
+    finally:
+        stop_producing.set()
+        producer.join()
+    proc = start_stream(topics, *EXACTLY_ONCE)
+    try:
+        wait_for(lambda: topics.committed() == topics.ends(), 150, proc)
+    finally:
+        log = stop(proc)
+    total = sum(topics.ends().values())
+    seen = read_committed(topics, total)
+    assert len(seen) == total, _missing_report(topics, seen, log)
+    assert max(seen.values()) == 1, f"outputs repeated: {[k for k, n in seen.items() if n > 1][:10]}"
+
+
+def test_exactly_once_a_failure_between_producing_and_committing_repeats_nothing(kafka_broker):
+    """A failpoint fails the first transactions after their messages are produced and before they commit: the
+    runner fails the bundle (Prism: the job, which is started again); aborted messages stay invisible."""
+    topics = Topics(kafka_broker, partitions=2)
+    topics.produce(400, malformed_every=40)
+    os.environ["SMSCORE_FAILPOINTS"] = "transaction-before-commit:2"
+    try:
+        proc = start_stream(topics, "--set", "source.start=earliest", *EXACTLY_ONCE)
+    finally:
+        del os.environ["SMSCORE_FAILPOINTS"]
+    deadline = time.monotonic() + 150
+    while proc.poll() is None and topics.committed() != topics.ends() and time.monotonic() < deadline:
+        time.sleep(1)
+    failed_log = stop(proc) if proc.poll() is None else (proc.stdout.read() if proc.stdout else "")
+    assert "failpoint transaction-before-commit" in failed_log
+    proc = start_stream(topics, *EXACTLY_ONCE)
+    try:
+        wait_for(lambda: topics.committed() == topics.ends(), 150, proc)
+    finally:
+        log = stop(proc)
+    seen = read_committed(topics, 400)
+    assert len(seen) == 400, _missing_report(topics, seen, log)
+    assert max(seen.values()) == 1, f"outputs repeated: {[k for k, n in seen.items() if n > 1][:10]}"

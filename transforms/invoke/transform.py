@@ -22,6 +22,7 @@ from apache_beam.utils.shared import Shared
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.batching.plan import BatchPlan, BatchPlanner
+from transforms.core.carried import CarriedBatch
 from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.invoke.client import StaticCredentials, make_client
 from transforms.invoke.concurrency import AdaptiveLimiter
@@ -71,6 +72,17 @@ class WorkerResources:
         self.rate = RequestRate(spec.requests_per_second) if spec.requests_per_second else None
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Pending:
+    """A batch whose requests are in flight, and what goes out with its outputs."""
+
+    plan: BatchPlan
+    scored: Future[list[ScoredPart]]
+    riders: tuple[tuple[str, Any], ...]
+    window: Any
+    timestamp: Any
+
+
 class InvokeEndpointFn(beam.DoFn):
     def __init__(self, spec: InvokeSpec) -> None:
         self.spec = spec
@@ -96,14 +108,19 @@ class InvokeEndpointFn(beam.DoFn):
         self._max_pending = 4 * spec.settings.concurrency
 
     def start_bundle(self) -> None:
-        self._pending: collections.deque[tuple[BatchPlan, Future[list[ScoredPart]], Any, Any]] = collections.deque()
+        self._pending: collections.deque[_Pending] = collections.deque()
         self._queued = 0  # requests of the pending batches
 
     def process(
-        self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
+        self, element: pa.Table | CarriedBatch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
     ) -> Iterator[Any]:
+        table, riders = (element.table, element.riders) if isinstance(element, CarriedBatch) else (element, ())
+        if table is None or not table.num_rows:  # nothing to score: the riders go on their own
+            yield from (TaggedOutput(OUTPUTS, WindowedValue(r, timestamp, (window,))) for r in riders)
+            return
         plan = self._scorer.plan(table)
-        self._pending.append((plan, self._resources.loop.submit(self._scorer.score(plan)), window, timestamp))
+        scored = self._resources.loop.submit(self._scorer.score(plan))
+        self._pending.append(_Pending(plan=plan, scored=scored, riders=riders, window=window, timestamp=timestamp))
         self._queued += len(plan.ranges)
         yield from self._drain(block=False)
 
@@ -113,13 +130,15 @@ class InvokeEndpointFn(beam.DoFn):
     def _drain(self, block: bool) -> Iterator[Any]:
         """Emit finished batches in arrival order; wait when too many requests are queued."""
         while self._pending:
-            plan, scored, window, timestamp = self._pending[0]
-            if not (block or self._queued > self._max_pending or scored.done()):
+            head = self._pending[0]
+            if not (block or self._queued > self._max_pending or head.scored.done()):
                 return
-            parts = scored.result()  # waits; an outage raised on the loop is raised here
+            parts = head.scored.result()  # waits; an outage raised on the loop is raised here
             self._pending.popleft()
-            self._queued -= len(plan.ranges)
-            yield from self._emit(self._scorer.assemble(plan, parts), window, timestamp)
+            self._queued -= len(head.plan.ranges)
+            yield from self._emit(self._scorer.assemble(head.plan, parts), head.window, head.timestamp)
+            for rider in head.riders:
+                yield TaggedOutput(OUTPUTS, WindowedValue(rider, head.timestamp, (head.window,)))
 
     def _emit(self, batch: ScoredBatch, window: Any, timestamp: Any) -> Iterator[Any]:
         for latency in batch.latencies_ms:
@@ -134,7 +153,8 @@ class InvokeEndpointFn(beam.DoFn):
 
 class InvokeEndpoint(beam.PTransform):
     """PCollection[pa.Table] -> tagged ``predictions``, ``dead_letters`` (pa.Table) and ``stats`` (RunStats);
-    with ``spec.tagged``, ``outputs`` ((tag, pa.Table)) instead of the first two.
+    with ``spec.tagged``, ``outputs`` ((tag, pa.Table)) instead of the first two, and the riders of each
+    :class:`CarriedBatch` input after its batch's outputs.
 
     Every input record appears in exactly one prediction or dead-letter row.
     """

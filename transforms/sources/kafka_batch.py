@@ -35,6 +35,7 @@ class ReaderSpec:
     dead_letters: DeadLetterSpec
     max_records: int
     max_wait_ms: int
+    carry: bool = False  # exactly-once: dead letters and manifests ride with the table (CarriedBatch)
 
 
 @dataclass(frozen=True, kw_only=True)

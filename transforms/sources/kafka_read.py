@@ -20,6 +20,7 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Duration
 
+from transforms.core.carried import CarriedBatch
 from transforms.core.offsets import END_OF_PARTITION, PartitionRange, encode_offset_message
 from transforms.sources.kafka_batch import PollOutputs, ReaderSpec, decode_poll_batch
 from transforms.sources.kafka_poll import PartitionConsumers, backlog, poll_batch, position
@@ -29,8 +30,16 @@ CATCH_UP_SECONDS = 5.0  # the longest a streaming read call keeps reading a back
 BACKLOG_BATCHES = 4  # a partition further behind than this many poll batches is caught up in longer calls
 
 
-def tagged(outputs: PollOutputs, manifests: bool = True) -> Iterator[TaggedOutput]:
-    """A decoded poll batch as the reader's tagged outputs."""
+def tagged(outputs: PollOutputs, manifests: bool = True, carry: bool = False) -> Iterator[TaggedOutput]:
+    """A decoded poll batch as the reader's tagged outputs; with ``carry``, its dead letters and manifest ride with
+    its table to the invoke step and on to the sink, in the same bundle."""
+    if carry:
+        riders = [(DEAD_LETTERS, outputs.dead_letters)] if outputs.dead_letters is not None else []
+        riders.append((MANIFESTS, encode_offset_message(outputs.partition, outputs.manifest)))
+        yield TaggedOutput(TABLES, CarriedBatch(outputs.table, tuple(riders)))
+        if outputs.stats is not None:
+            yield TaggedOutput(STATS, outputs.stats)
+        return
     if outputs.table is not None:
         yield TaggedOutput(TABLES, outputs.table)
     if outputs.dead_letters is not None:
@@ -72,7 +81,7 @@ class _ReadRangeFn(_PartitionReaderFn):
                     break
                 continue
             at = batch[-1].offset + 1
-            yield from tagged(decode_poll_batch(spec, batch, at))
+            yield from tagged(decode_poll_batch(spec, batch, at), carry=spec.carry)
 
 
 class _PartitionTracker(OffsetRestrictionTracker):
@@ -130,7 +139,7 @@ class _ReadStreamFn(_PartitionReaderFn):
             claimed = list(itertools.takewhile(lambda m: tracker.try_claim(m.offset), batch))
             if claimed:
                 at = claimed[-1].offset + 1
-                yield from tagged(decode_poll_batch(spec, claimed, at))
+                yield from tagged(decode_poll_batch(spec, claimed, at), carry=spec.carry)
             checkpointed = len(claimed) < len(batch)
             behind = backlog(consumer, rng.topic, rng.partition, at) > BACKLOG_BATCHES * spec.max_records
             reading = behind and not checkpointed and time.monotonic() < until

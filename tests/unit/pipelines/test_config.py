@@ -107,3 +107,17 @@ def test_kafka_config_defaults_and_rules():
         JobConfig.model_validate(
             {**KAFKA_BASE, "source": {**KAFKA_BASE["source"], "value_columns": {"kafka_offset": "int64"}}}
         )
+
+
+def test_exactly_once_is_refused_where_a_kafka_transaction_cannot_hold_it():
+    eos = {**KAFKA_BASE["output"], "delivery": "exactly_once"}
+    assert JobConfig.model_validate({**KAFKA_BASE, "output": eos}).output.delivery == "exactly_once"
+    to_files = {**KAFKA_BASE, "output": {**eos, "format": "parquet"}}
+    with pytest.raises(ValueError, match="needs a Kafka source and Kafka outputs"):
+        JobConfig.model_validate(to_files)
+    java = {**KAFKA_BASE, "source": {**KAFKA_BASE["source"], "reader": "java"}, "output": eos}
+    with pytest.raises(ValueError, match=r"needs source\.reader confluent"):
+        JobConfig.model_validate(java)
+    elsewhere = {**KAFKA_BASE, "output": {**eos, "bootstrap_servers": "other:9092"}}
+    with pytest.raises(ValueError, match="on the source's cluster"):
+        JobConfig.model_validate(elsewhere)

@@ -30,7 +30,7 @@ class SourceFacts:
     total: int | None
     partitions: list[PartitionRange]
     planned_at_ms: int = 0
-    files: list[str] = field(default_factory=list)  # a Parquet source's
+    shard_rows: dict[str, int] = field(default_factory=dict)  # a Parquet source's, by shard key
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def describe_source(config: JobConfig) -> SourceFacts:
     found = describe_input(source.path, config.invoke.input_columns([]))
     if found.schema is None:
         raise ConfigError([f"source.path: {source.path} matches no files"])
-    return SourceFacts(schema=found.schema, total=found.rows, partitions=[], files=found.files)
+    return SourceFacts(schema=found.schema, total=found.rows, partitions=[], shard_rows=found.shard_rows)
 
 
 def check_outputs_writable(config: JobConfig, run_id: str) -> None:

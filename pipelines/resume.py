@@ -22,7 +22,6 @@ from pipelines.config import JobConfig, KafkaSource
 from transforms.core.stats import RunStats
 from transforms.sinks.ledger import LEDGER, ShardEntry, finished_shards, read_entries
 from transforms.sinks.staging import TEMPORARY, staging_path
-from transforms.sources.parquet_files import shard_rows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,8 +64,9 @@ def run_key(config: JobConfig, date: str) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def plan_resumption(config: JobConfig, date: str, files: list[str], fresh: bool) -> Resumption:
-    """Find what an unfinished run of this key left; remove what other keys left. Says what it does on stderr."""
+def plan_resumption(config: JobConfig, date: str, rows: dict[str, int], fresh: bool) -> Resumption:
+    """Find what an unfinished run of this key left (``rows``: the records of each input shard, from the footers
+    already read); remove what other keys left. Says what it does on stderr."""
     key = run_key(config, date)
     outputs = [config.output.dead_letters, config.output.predictions]
     for other in _unfinished_keys(config.output.predictions) - {key}:
@@ -75,7 +75,6 @@ def plan_resumption(config: JobConfig, date: str, files: list[str], fresh: bool)
         for final in outputs:
             _remove(staging_path(final, other))
     ours = staging_path(config.output.predictions, key)
-    rows = shard_rows(files)
     if fresh:
         if _unfinished_here(ours):
             _say(f"--fresh: the unfinished run's work in {ours} is discarded")

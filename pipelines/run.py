@@ -75,7 +75,7 @@ def run(request: RunRequest) -> int:
     check_shared_locations(config, shares_local_files(options))
     facts = describe_source(config)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    resumption = plan_resumption(config, date, facts.files, request.fresh) if resumable(config) else None
+    resumption = plan_resumption(config, date, facts.shard_rows, request.fresh) if resumable(config) else None
     check_outputs_writable(config, resumption.key if resumption else run_id)
     total = resumption.remaining_rows if resumption else facts.total
     started = time.monotonic()

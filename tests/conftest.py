@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import urllib.request
 from collections.abc import Callable, Iterator
 
 import boto3
@@ -53,6 +55,13 @@ def creds(monkeypatch: pytest.MonkeyPatch) -> None:
     """The local endpoint's credentials in the environment, where boto3's default chain finds them."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+
+
+def endpoint_stats(url: str, reset: bool = False) -> dict:
+    """The local endpoint's counts (requests received, answers, faulted InferenceIds); ``reset`` starts them over."""
+    request = urllib.request.Request(f"{url}/_local/stats", method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
 
 
 def require(available: bool, what: str) -> None:

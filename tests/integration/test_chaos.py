@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.sample_data import make_table
+from tests.conftest import endpoint_stats
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,11 +60,6 @@ def data(tmp_path_factory) -> Path:
             f0[row] = float(POISON)
         pq.write_table(table.set_column(1, "f0", pa.array(f0)), folder / f"part-{i}.parquet", row_group_size=5000)
     return folder
-
-
-def endpoint_stats(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/_local/stats", timeout=10) as response:
-        return dict(json.load(response))
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,6 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.options import pipeline_options
 from pipelines.sample_data import make_table, write_sample
+from tests.conftest import endpoint_stats
 from transforms.core.rows import dead_letter_schema, prediction_schema
 from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.invoke.transform import DEAD_LETTERS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
@@ -316,14 +316,14 @@ def test_a_run_killed_at_five_points_resumes_and_publishes_every_record_exactly_
         args = [*local_overrides(tmp_path, data), *settings, "--date", date, "--no-progress"]
         command = [sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/local.yaml", *args]
         ledger = tmp_path / "out" / date
-        ep_stats(ep.url, reset=True)
+        endpoint_stats(ep.url, reset=True)
         finished = kill_after_shards(command, env, ledger, kill_after)
         assert kill_after <= finished < shards, "killed before the run finished"
-        killed_requests = ep_stats(ep.url, reset=True)["received"]
+        killed_requests = endpoint_stats(ep.url, reset=True)["received"]
         rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert f"{finished} of {shards} input shards" in rerun.stderr
-        rerun_requests = ep_stats(ep.url)["received"]
+        rerun_requests = endpoint_stats(ep.url)["received"]
         assert rerun_requests == (shards - finished) * per_shard  # only the shards not finished
         assert killed_requests + rerun_requests <= shards * per_shard + in_flight
         predictions = pq.read_table(tmp_path / "out" / date / "predictions")
@@ -333,12 +333,6 @@ def test_a_run_killed_at_five_points_resumes_and_publishes_every_record_exactly_
         report = json.loads((tmp_path / "out" / date / "predictions" / "_SUCCESS").read_text())
         assert (report["records_in"], report["predictions_out"], report["resumed_shards"]) == (20_000, 20_000, finished)
         assert not list(ledger.glob(".*staging*")), "nothing left behind"
-
-
-def ep_stats(url: str, reset: bool = False) -> dict:
-    request = urllib.request.Request(f"{url}/_local/stats", method="DELETE" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return dict(json.load(response))
 
 
 def kill_after_shards(command: list[str], env: dict, folder, shards: int) -> int:
@@ -368,11 +362,11 @@ def test_a_changed_config_or_fresh_starts_afresh_and_says_so(endpoint_factory, t
         (["--fresh"], "--fresh: the unfinished run's work"),
     ):
         assert 0 < kill_after_shards(command, env, folder, 4) < 16
-        ep_stats(ep.url, reset=True)
+        endpoint_stats(ep.url, reset=True)
         rerun = subprocess.run([*command, *rerun_flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert said in rerun.stderr and "resuming" not in rerun.stderr
         report = json.loads((folder / "predictions" / "_SUCCESS").read_text())
         assert report["predictions_out"] == 8000 and "resumed_shards" not in report
-        assert ep_stats(ep.url)["received"] == 8000 // (50 if "--fresh" not in rerun_flags else 100)
+        assert endpoint_stats(ep.url)["received"] == 8000 // (50 if "--fresh" not in rerun_flags else 100)
         assert not list(folder.glob(".*staging*"))

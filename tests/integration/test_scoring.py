@@ -1,14 +1,13 @@
 """BatchScorer against the local endpoint over HTTP: retries, bisection, dead letters."""
 
-import json
 import socket
-import urllib.request
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from pipelines.sample_data import make_table
+from tests.conftest import endpoint_stats
 from transforms.batching.plan import BatchPlanner
 from transforms.core.rows import dead_letter_schema, prediction_schema
 from transforms.core.settings import EndpointSettings, InvokeSettings
@@ -50,11 +49,6 @@ def scorer(url, passthrough=ID_ONLY, read_timeout=70.0, **invoke):
         prediction_schema=prediction_schema(passthrough, settings.prediction_type),
         dead_letter_schema=dead_letter_schema(passthrough),
     )
-
-
-def ep_stats(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/_local/stats", timeout=10) as response:
-        return dict(json.load(response))
 
 
 def score(s, table):
@@ -125,7 +119,7 @@ def test_one_record_in_500_that_fails_in_the_container_is_isolated_within_the_bo
     assert (row["id"], row["error_class"], row["attempts"]) == (321, error_class, 2)
     assert row["request_inference_id"] == row["inference_id"]  # alone, a record is sent under its own id
     assert (row["aws_request_id"] is not None) is (fails_with == "model_error")  # a stall never answers
-    received = ep_stats(ep.url)["received"]
+    received = endpoint_stats(ep.url)["received"]
     assert received <= 2 * (1 + 2 * 9) and received == stats.requests
     assert stats.records_in == stats.predictions_out + stats.dead_letters_out == 500
 

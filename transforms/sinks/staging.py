@@ -155,11 +155,9 @@ def _publish_files(pub: Publication) -> None:
         with FileSystems.create(manifest) as fh:
             fh.write(json.dumps(sorted(names)).encode())
     staged = sorted((p for p in _files(pub.staging) if posixpath.basename(p) in names), key=_success_last)
-    unpublished = {posixpath.basename(p) for p in staged}
+    success_staged = any(_success_last(p) for p in staged)  # else an earlier attempt published it already
     stale = [
-        p
-        for p in _files(pub.final)
-        if posixpath.basename(p) not in names or posixpath.basename(p) in unpublished & {SUCCESS_FILE}
+        p for p in _files(pub.final) if posixpath.basename(p) not in names or (success_staged and _success_last(p))
     ]
     stale.sort(key=_success_last, reverse=True)  # an old _SUCCESS goes first
     if stale:

@@ -58,30 +58,33 @@ def _metadata(path: str) -> pq.FileMetaData:
         return pq.ParquetFile(fh).metadata
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InputSummary:
     files: list[str]
     rows: int
     schema: pa.Schema | None  # of the first file; None when nothing matched
+    shard_rows: dict[str, int]  # the records of each shard (row group), by shard key
 
 
 def describe_input(pattern: str, columns: list[str] | None = None) -> InputSummary:
-    """Files, total rows and schema, from the footers alone (no data read), each footer read once.
+    """Files, total rows, schema and the rows of each shard, from the footers alone (no data read), each footer
+    read once.
 
     Every file must have ``columns`` (those of the first file) with the first file's types: a file
     that differs would otherwise fail the run halfway, in a step that cannot say which file it was.
     """
     files = match_files(pattern)
     schemas = []
-    rows = 0
+    shards: dict[str, int] = {}
     for path in files:
         footer = _metadata(path)
         schemas.append(footer.schema.to_arrow_schema())
-        rows += footer.num_rows
+        for i in range(footer.num_row_groups):
+            shards[shard_key(path, i)] = footer.row_group(i).num_rows
     if not files:
-        return InputSummary(files, 0, None)
+        return InputSummary(files=files, rows=0, schema=None, shard_rows={})
     _check_columns(files, schemas, [schemas[0].field(c) for c in columns or [] if c in schemas[0].names])
-    return InputSummary(files, rows, schemas[0])
+    return InputSummary(files=files, rows=sum(shards.values()), schema=schemas[0], shard_rows=shards)
 
 
 def _check_columns(files: list[str], schemas: list[pa.Schema], wanted: list[pa.Field]) -> None:
@@ -114,16 +117,6 @@ def row_groups(pattern: str, skip: frozenset[str] = frozenset()) -> Iterator[Row
             if shard_key(path, i) not in skip:
                 yield RowGroup(path, i, first)
             first += meta.row_group(i).num_rows
-
-
-def shard_rows(files: list[str]) -> dict[str, int]:
-    """The records of every shard (row group) of ``files``, from their footers."""
-    rows = {}
-    for path in files:
-        meta = _metadata(path)
-        for i in range(meta.num_row_groups):
-            rows[shard_key(path, i)] = meta.row_group(i).num_rows
-    return rows
 
 
 def read_row_group(group: RowGroup, columns: list[str] | None, batch_rows: int) -> Iterator[pa.Table]:

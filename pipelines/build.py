@@ -89,7 +89,7 @@ class _Read:
 def _read_parquet(p: beam.Pipeline, config: JobConfig, source: ParquetSource, ctx: RunContext) -> _Read:
     schemas = output_schemas(config, with_source_keys(ctx.input_schema), KEY_COLUMNS)
     skip = frozenset(ctx.resumption.finished) if ctx.resumption else frozenset()
-    tables = p | "ReadParquet" >> ReadParquetTables(source.path, schemas.needed, source.batch_rows, skip)
+    tables = p | "ReadParquet" >> ReadParquetTables(source.path, schemas.needed, config.batch_rows, skip)
     return _Read(tables=tables, key_columns=KEY_COLUMNS, schemas=schemas)
 
 

@@ -44,10 +44,15 @@ class JobSettings(Strict):
     beam_args: list[str] = []
 
 
+BATCH_ROWS = 16384
+
+
 class ParquetSource(Strict):
     type: Literal["parquet"] = "parquet"
     path: str = Field(min_length=1)
-    batch_rows: int = Field(16384, ge=1)  # smaller batches overlap reading and invoking, and keep RSS flat
+    # Smaller batches overlap reading and invoking, and keep RSS flat. Unset: about BATCH_ROWS, a whole number
+    # of requests, so no batch ends in a short request.
+    batch_rows: int | None = Field(None, ge=1)
 
 
 KafkaSetting = str | int | float | bool
@@ -158,6 +163,14 @@ class JobConfig(Strict):
         """Kafka outputs go to ``output.bootstrap_servers``, by default the Kafka source's cluster."""
         source_servers = self.source.bootstrap_servers if isinstance(self.source, KafkaSource) else None
         return self.output.bootstrap_servers or source_servers
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per table read from Parquet: ``source.batch_rows``, else about BATCH_ROWS in whole requests."""
+        per_request = self.invoke.records_per_request
+        if isinstance(self.source, ParquetSource) and self.source.batch_rows:
+            return self.source.batch_rows
+        return max(1, BATCH_ROWS // per_request) * per_request
 
     @property
     def streaming(self) -> bool:

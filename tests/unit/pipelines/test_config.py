@@ -21,6 +21,14 @@ def test_valid_config_with_date_and_defaults(tmp_path):
     assert config.invoke.strategy == "MultiRecord" and config.invoke.content_type == "text/csv"
 
 
+def test_parquet_tables_hold_whole_requests_unless_batch_rows_is_set(tmp_path):
+    assert load_job_config(write(tmp_path, BASE)).batch_rows == 16000  # 32 requests of 500
+    assert load_job_config(write(tmp_path, BASE), overrides=["invoke.max_records=300"]).batch_rows == 16200
+    assert load_job_config(write(tmp_path, BASE), overrides=["invoke.strategy=SingleRecord"]).batch_rows == 16384
+    assert load_job_config(write(tmp_path, BASE), overrides=["invoke.max_records=20000"]).batch_rows == 20000
+    assert load_job_config(write(tmp_path, BASE), overrides=["source.batch_rows=1000"]).batch_rows == 1000
+
+
 def test_errors_name_the_key(tmp_path):
     found = problems(tmp_path, BASE + "\njob: {max_dead_letter_fraction: 2}\n")
     assert any(p.startswith("job.max_dead_letter_fraction:") for p in found)

@@ -41,6 +41,12 @@ LATENCY_MS = 20
 CONCURRENCY = 16  # our MultiRecord requests in flight; P2 gets as many threads
 SINGLE_CONCURRENCY = 32  # our SingleRecord requests in flight; P3 gets as many threads
 SINGLE_WORKERS = 2  # DirectRunner worker processes of our SingleRecord run (SINGLE_CONCURRENCY in flight in all)
+STREAMING_RUNS = {  # results.json key -> (messages/s, output.delivery)
+    "streaming": (500, "at_least_once"),
+    "streaming_exactly_once": (500, "exactly_once"),
+    "streaming_5000": (5000, "at_least_once"),
+    "streaming_5000_exactly_once": (5000, "exactly_once"),
+}
 # The contenders run in the product's own install (`make bench` builds .venv-bench with `pip install -e .`,
 # no test extras): Beam then does not import the GCS/S3 filesystems of the dev environment at start-up.
 CONTENDER_PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
@@ -264,17 +270,15 @@ def main() -> None:
         show(run_peer("P4-standard", capped, capped_rows, ep, "bench-capped", 32, 10))
         show(run_peer("P4-adaptive", capped, capped_rows, ep, "bench-capped", 32, 10))
 
-    streaming: dict[str, Any] | None = None
-    streaming_5000: dict[str, Any] | None = None
+    streams: dict[str, dict[str, Any] | None] = dict.fromkeys(STREAMING_RUNS)
     kafka: dict[str, Any] | None = None
     if not args.no_streaming:
         from benchmarks.kafka_bench import kafka_figures, print_kafka
         from benchmarks.streaming import streaming_figure
 
-        streaming = streaming_figure()
-        print(f"  streaming: {streaming}", flush=True)
-        streaming_5000 = streaming_figure(rate=5000)
-        print(f"  streaming: {streaming_5000}", flush=True)
+        for key, (rate, delivery) in STREAMING_RUNS.items():  # the two modes side by side at each rate
+            streams[key] = streaming_figure(rate=rate, delivery=delivery)
+            print(f"  {key}: {streams[key]}", flush=True)
         kafka = kafka_figures(args.kafka_messages)
         print_kafka(kafka)
 
@@ -315,8 +319,7 @@ def main() -> None:
         },
         "results": {k: {**asdict(v), "records_per_s": round(v.records_per_s, 1)} for k, v in results.items()},
         "ratios": ratios,
-        "streaming": streaming,
-        "streaming_5000": streaming_5000,
+        **streams,
         "kafka": kafka
         and {
             "messages": args.kafka_messages,

@@ -6,6 +6,7 @@ checked against it, and every output location is probed for writing.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from pipelines.report import report_file
 from transforms.core.kafka_group import consumer_config
 from transforms.core.offsets import PartitionRange
 from transforms.core.rows import dead_letter_schema, prediction_schema
+from transforms.sinks.kafka_delivery import producer_config
+from transforms.sinks.kafka_transactions import fence
 from transforms.sinks.staging import check_writable
 from transforms.sources.kafka_decode import MessageDecoder
 from transforms.sources.kafka_plan import plan_partitions
@@ -52,7 +55,13 @@ def describe_source(config: JobConfig) -> SourceFacts:
         conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
         bounded = source.mode == "bounded"
         planned_at_ms = int(time.time() * 1000)
-        ranges = plan_partitions(conf, source.topic, source.start, source.start_timestamp_ms, bounded)
+        fencing = None
+        if config.output.delivery == "exactly_once":
+            producer = producer_config(config.output_bootstrap_servers or "", config.output.producer)
+            fencing = functools.partial(fence, producer, source.group_id)
+        ranges = plan_partitions(
+            conf, source.topic, source.start, source.start_timestamp_ms, bounded, before_committed=fencing
+        )
         total = sum(r.end - r.start for r in ranges) if bounded else None
         return SourceFacts(
             schema=kafka_decoder(source).schema, total=total, partitions=ranges, planned_at_ms=planned_at_ms

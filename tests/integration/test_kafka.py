@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -92,7 +93,11 @@ class Topics:
         return out
 
     def committed(self) -> dict[int, int]:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
+        """The group's committed offsets now. read_uncommitted: a read_committed lookup waits while a killed
+        exactly-once job's transaction is open, until the next run fences it."""
+        consumer = Consumer(
+            {"bootstrap.servers": self.bootstrap, "group.id": self.group, "isolation.level": "read_uncommitted"}
+        )
         parts = consumer.list_topics(self.input, timeout=10).topics[self.input].partitions
         wanted = [TopicPartition(self.input, p) for p in parts]
         done = until_coordinated(lambda: consumer.committed(wanted, timeout=10), 60)  # a new broker elects one first
@@ -129,19 +134,29 @@ def require_flink_and_kafka_io() -> None:
     require((JARS / "kafka-expansion-service.jar").exists(), "the KafkaIO expansion service jar")
 
 
-def start_stream(topics: Topics, *extra: str) -> subprocess.Popen[str]:
+class StreamJob(subprocess.Popen):  # type: ignore[type-arg]
+    """A streaming `smscore run` writing to a file: a pipe read only at the end fills up while Kafka clients
+    log a broker's absence, and then blocks their threads."""
+
+    def __init__(self, args: list[str]) -> None:
+        fd, name = tempfile.mkstemp(prefix="smscore-stream-", suffix=".log")
+        self.log = Path(name)
+        with os.fdopen(fd, "w") as out:
+            # its own process group: a kill takes Prism and the endpoint with it
+            super().__init__(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_stream(topics: Topics, *extra: str) -> StreamJob:
     if "--runner=FlinkRunner" not in extra:
         require(PRISM.exists(), "the Prism runner (.tools/bin/prism)")
-    return subprocess.Popen(
+    return StreamJob(
         [
             sys.executable, "-m", "pipelines.cli", "run", "--config", "configs/kafka-streaming.yaml",
             "--no-progress", *topics.overrides(**{"source.max_wait_ms": "300"}), *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: a kill takes Prism and the endpoint with it
+        ]
     )  # fmt: skip
 
 
@@ -193,29 +208,29 @@ def test_unreachable_broker_fails_fast_with_a_clear_message():
     assert time.monotonic() - started < 60
 
 
-def wait_for(predicate, timeout: float, proc: subprocess.Popen[str]) -> None:
+def wait_for(predicate, timeout: float, proc: StreamJob) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         if proc.poll() is not None:
-            pytest.fail(f"the streaming job exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+            pytest.fail(f"the streaming job exited early:\n{proc.output()}")
         time.sleep(1)
     pytest.fail("timed out waiting for the streaming job")
 
 
-def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
-    """SIGTERM: a clean stop. SIGKILL: a crash of the whole job (CLI, Prism, endpoint)."""
+def stop(proc: StreamJob, sig: int = signal.SIGTERM) -> str:
+    """SIGTERM: a clean stop. SIGKILL: a crash of the whole job (CLI, Prism, endpoint). Returns its output."""
     if sig == signal.SIGKILL:
         os.killpg(proc.pid, signal.SIGKILL)
     else:
         proc.send_signal(sig)
     try:
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
-    return out or ""
+        proc.wait(timeout=30)
+    return proc.output()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -360,10 +375,14 @@ def test_a_flink_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
     assert len(seen) == total, _missing_report(topics, seen, first_log + log)
 
 
+EXACTLY_ONCE = ["--set", "output.delivery=exactly_once"]
+
+
 @pytest.mark.chaos
-def test_a_broker_restarted_under_a_running_stream_gives_every_offset_one_output(tmp_path):
+@pytest.mark.parametrize("delivery", [[], EXACTLY_ONCE], ids=["at_least_once", "exactly_once"])
+def test_a_broker_restarted_under_a_running_stream_gives_every_offset_one_output(tmp_path, delivery):
     """The broker stops and starts again (same port, same data) while the stream runs: once it has caught up,
-    every input offset has exactly one output, read from the output topic itself, and is committed."""
+    every input offset has exactly one output, read from the output topics themselves, and is committed."""
     from local_kafka.broker import DEFAULT_JARS, start_broker
 
     require(any(DEFAULT_JARS.glob("kafka_2.13-*.jar")), "the Kafka broker jars (.jars/kafka-broker)")
@@ -371,7 +390,7 @@ def test_a_broker_restarted_under_a_running_stream_gives_every_offset_one_output
     try:
         topics = Topics(broker.bootstrap, partitions=2)
         topics.produce(300)
-        proc = start_stream(topics, "--set", "source.start=earliest")
+        proc = start_stream(topics, "--set", "source.start=earliest", *delivery)
 
         def settled(check):  # type: ignore[no-untyped-def]
             """A check that is false while the broker cannot answer it (starting, electing a coordinator)."""
@@ -387,14 +406,11 @@ def test_a_broker_restarted_under_a_running_stream_gives_every_offset_one_output
             wait_for(lambda: settled(lambda: topics.committed() == topics.ends()), 180, proc)
         finally:
             log = stop(proc)
-        seen = offsets_of(topics.read(topics.predictions, 600))
+        seen = read_committed(topics, 600)
         assert len(seen) == 600, _missing_report(topics, seen, log)
         assert max(seen.values()) == 1, f"outputs repeated: {[k for k, n in seen.items() if n > 1][:10]}"
     finally:
         broker.stop()
-
-
-EXACTLY_ONCE = ["--set", "output.delivery=exactly_once"]
 
 
 def read_committed(topics: Topics, expect: int) -> Counter:
@@ -467,7 +483,7 @@ def test_exactly_once_a_failure_between_producing_and_committing_repeats_nothing
     deadline = time.monotonic() + 150
     while proc.poll() is None and topics.committed() != topics.ends() and time.monotonic() < deadline:
         time.sleep(1)
-    failed_log = stop(proc) if proc.poll() is None else (proc.stdout.read() if proc.stdout else "")
+    failed_log = stop(proc) if proc.poll() is None else proc.output()
     assert "failpoint transaction-before-commit" in failed_log
     proc = start_stream(topics, *EXACTLY_ONCE)
     try:

@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms.sinks.kafka_transactions import PRODUCERS, BundleOutputs, transact, transactional_id
+from transforms.sinks.kafka_transactions import PRODUCERS, BundleOutputs, transact_fencing, transactional_id
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,7 @@ class _TransactFn(beam.DoFn):
         group = str(self.consumer["group.id"])
         for stretch in self._outputs.stretches():
             tid = transactional_id(group, stretch.partition)
-            try:
-                produced = transact(PRODUCERS.get(self.producer, tid), self._consumer, stretch, self.topics)
-            except Exception:
-                PRODUCERS.drop(tid)  # a retried bundle gets a new producer, which fences this one
-                raise
+            produced = transact_fencing(PRODUCERS, self.producer, tid, self._consumer, stretch, self.topics)
             log.info("transaction %s: %d messages, committed offset %d", tid, produced, stretch.end)
             yield GlobalWindows.windowed_value((stretch.partition.key, stretch.end))
 

@@ -16,11 +16,13 @@ A consumer with ``isolation.level=read_committed`` sees each input offset's outp
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,10 +34,42 @@ from transforms.core.offsets import Manifest, PartitionId, decode_offset_message
 from transforms.sinks.kafka_delivery import Delivery
 
 PREDICTIONS, DEAD_LETTERS, MANIFESTS = "predictions", "dead_letters", "manifests"
+# librdkafka (2.16 at least) can wait forever in send_offsets_to_transaction, past its own timeout, once the group
+# coordinator it cached is gone, e.g. after a broker restart (confluentinc/librdkafka#5511, #5456).
+SEND_OFFSETS_TIMEOUT_S = 20.0
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class IncompleteStretch(RuntimeError):
     """A bundle's poll batches of a partition are not contiguous, or not every record has an output."""
+
+
+class ProducerWedged(RuntimeError):
+    """A transactional producer's call did not return within its deadline; a new producer fences it."""
+
+
+def bounded(call: Callable[[], T], timeout: float, what: str) -> T:
+    """``call()``'s result or exception, or ProducerWedged once ``timeout`` passes (the call goes on in a daemon
+    thread, holding its producer, until librdkafka lets it return)."""
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the caller as is
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=what, daemon=True).start()
+    if not done.wait(timeout):
+        raise ProducerWedged(f"{what} did not return within {timeout:.0f} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def transactional_id(group: str, partition: PartitionId) -> str:
@@ -154,12 +188,55 @@ def transact(producer: Any, consumer: Any, stretch: Stretch, topics: dict[str, s
             produced += fresh.num_rows
         failpoint("transaction-before-commit")  # produced, not committed: what a crash here must not duplicate
         offsets = [TopicPartition(partition.topic, partition.partition, stretch.end)]
-        producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), COMMIT_TIMEOUT_S)
+        group = consumer.consumer_group_metadata()
+        bounded(
+            lambda: producer.send_offsets_to_transaction(offsets, group, COMMIT_TIMEOUT_S),
+            SEND_OFFSETS_TIMEOUT_S,
+            "send_offsets_to_transaction",
+        )
         producer.commit_transaction(COMMIT_TIMEOUT_S)
+    except ProducerWedged:
+        raise  # its call still runs: an abort would wait behind it; the next producer's fence aborts instead
     except Exception:
         _abort(producer)
         raise
     return produced
+
+
+def transact_fencing(
+    producers: Producers, conf: dict[str, Any], tid: str, consumer: Any, stretch: Stretch, topics: dict[str, str]
+) -> int:
+    """:func:`transact` with the partition's producer; a wedged producer is replaced once, in place: the new one's
+    ``init_transactions`` fences it and aborts its open transaction, then the stretch is transacted again.
+    Any other failure drops the producer and fails the bundle, whose retry starts a new one."""
+    replaced = False
+    while True:
+        try:
+            return transact(producers.get(conf, tid), consumer, stretch, topics)
+        except ProducerWedged as exc:
+            producers.drop(tid)
+            if replaced:
+                raise
+            replaced = True
+            log.warning("transaction %s: %s; a new producer fences it and runs the transaction again", tid, exc)
+        except Exception:
+            producers.drop(tid)
+            raise
+
+
+def fence(conf: dict[str, Any], group: str, partitions: list[PartitionId]) -> None:
+    """Fence a previous run's producers before the group's offsets are read: a killed worker can leave a transaction
+    open, and until it ends its partition's committed offset is unstable (a read_committed lookup waits, up to
+    ``transaction.timeout.ms``). Initializing a producer of each partition's ``transactional.id`` aborts it."""
+    from confluent_kafka import Producer
+
+    producers = [Producer({**conf, "transactional.id": transactional_id(group, p)}) for p in partitions]
+    with ThreadPoolExecutor(min(16, len(producers) or 1)) as pool:
+        list(
+            pool.map(
+                lambda p: until_coordinated(lambda: p.init_transactions(COMMIT_TIMEOUT_S), COMMIT_TIMEOUT_S), producers
+            )
+        )
 
 
 def _abort(producer: Any) -> None:

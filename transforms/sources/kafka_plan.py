@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from transforms.core.kafka_group import KafkaUnavailable, until_coordinated
-from transforms.core.offsets import END_OF_PARTITION, PartitionRange
+from transforms.core.offsets import END_OF_PARTITION, PartitionId, PartitionRange
 
 Start = Literal["committed", "earliest", "latest", "timestamp"]
 
@@ -17,10 +18,12 @@ def plan_partitions(
     start_timestamp_ms: int | None = None,
     bounded: bool = True,
     timeout: float = 15.0,
+    before_committed: Callable[[list[PartitionId]], None] | None = None,
 ) -> list[PartitionRange]:
     """One range per partition; a bounded range ends at the high watermark seen now.
 
-    Raises KafkaUnavailable within ``timeout`` when the broker or topic is missing.
+    Raises KafkaUnavailable within ``timeout`` when the broker or topic is missing. ``before_committed`` runs on
+    the topic's partitions before their committed offsets are read (exactly-once fences a previous run there).
     """
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -39,6 +42,8 @@ def plan_partitions(
         marks = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout) for tp in parts}
         starts: dict[int, int] = {}
         if start == "committed":
+            if before_committed is not None:
+                before_committed([PartitionId(topic, tp.partition) for tp in parts])
             for tp in until_coordinated(lambda: consumer.committed(parts, timeout=timeout), timeout):
                 starts[tp.partition] = tp.offset if tp.offset >= 0 else marks[tp.partition][0]
         elif start == "timestamp":

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow as pa
 import pytest
 
 from transforms.core.offsets import Manifest, PartitionId, encode_offset_message
+from transforms.sinks import kafka_transactions
 from transforms.sinks.kafka_transactions import (
     DEAD_LETTERS,
     MANIFESTS,
     PREDICTIONS,
     BundleOutputs,
     IncompleteStretch,
+    ProducerWedged,
+    bounded,
+    transact_fencing,
     transactional_id,
 )
 
@@ -57,3 +63,61 @@ def test_an_incomplete_stretch_fails_the_bundle_rather_than_commit_over_records(
 def test_one_transactional_id_per_input_partition_of_the_group():
     assert transactional_id("g", PartitionId("in", 2)) == "smscore-g-in-2"
     assert transactional_id("g", PartitionId("in", 2)) != transactional_id("g", PartitionId("in", 3))
+
+
+def test_a_call_past_its_deadline_is_reported_wedged_and_others_return_or_raise_as_they_would():
+    release = threading.Event()
+    with pytest.raises(ProducerWedged, match="send_offsets did not return within 0 s"):
+        bounded(release.wait, 0.05, "send_offsets")
+    release.set()
+    assert bounded(lambda: 7, 5, "x") == 7
+    with pytest.raises(KeyError):
+        bounded(lambda: {}["k"], 5, "x")
+
+
+class FakeProducers:
+    """The registry's contract: get() makes a producer when there is none for the id, drop() forgets it."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        self.current: dict[str, str] = {}
+
+    def get(self, _conf, tid):
+        if tid not in self.current:
+            self.made.append(f"{tid}#{len(self.made)}")
+            self.current[tid] = self.made[-1]
+        return self.current[tid]
+
+    def drop(self, tid):
+        self.current.pop(tid, None)
+
+
+def run_with(monkeypatch, outcomes):
+    """transact_fencing where each transact() call takes the next outcome: a count, or an exception to raise."""
+    calls = []
+
+    def transact(producer, _consumer, _stretch, _topics):
+        calls.append(producer)
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(kafka_transactions, "transact", transact)
+    producers = FakeProducers()
+    try:
+        return transact_fencing(producers, {}, "t", None, None, {}), calls, producers  # type: ignore[arg-type]
+    except Exception as exc:
+        return exc, calls, producers
+
+
+def test_a_wedged_producer_is_replaced_once_and_the_transaction_runs_again(monkeypatch):
+    produced, calls, producers = run_with(monkeypatch, [ProducerWedged("stuck"), 12])
+    assert produced == 12 and calls == ["t#0", "t#1"] and producers.current == {"t": "t#1"}
+
+
+def test_a_second_wedge_or_another_failure_drops_the_producer_and_fails_the_bundle(monkeypatch):
+    failed, calls, producers = run_with(monkeypatch, [ProducerWedged("stuck"), ProducerWedged("again")])
+    assert isinstance(failed, ProducerWedged) and calls == ["t#0", "t#1"] and not producers.current
+    failed, calls, producers = run_with(monkeypatch, [RuntimeError("fenced")])
+    assert isinstance(failed, RuntimeError) and calls == ["t#0"] and not producers.current

@@ -260,7 +260,8 @@ def test_a_stream_whose_endpoint_does_not_exist_stops_and_commits_nothing(kafka_
     # A limit of 1: no bundle can finish with dead letters (and commit) before the breaker trips.
     proc = start_stream(topics, "--set", "endpoint.name=no-such-endpoint", *BREAK_AT_ONCE)
     try:
-        out, _ = proc.communicate(timeout=180)
+        proc.wait(timeout=180)
+        out = proc.output()
     except subprocess.TimeoutExpired:  # it did not stop by itself
         out = stop(proc, signal.SIGKILL)
     assert proc.returncode == 3, out[-3000:]

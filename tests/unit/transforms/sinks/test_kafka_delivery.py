@@ -49,6 +49,7 @@ def test_a_message_not_acknowledged_fails_the_delivery(failed, left):
 def test_the_producer_is_idempotent_and_waits_for_all_replicas_whatever_the_user_sets():
     conf = producer_config("b:9092", {"acks": "1", "enable.idempotence": False, "linger.ms": 20})
     assert conf["acks"] == "all" and conf["enable.idempotence"] is True and conf["linger.ms"] == 20
+    assert conf["delivery.report.only.error"] is True  # a failure still reaches the message's callback
 
 
 def produce_fn(producer: StubProducer):  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from benchmarks.endpoint_bench import _server_cpu_seconds
 from benchmarks.endpoint_bench import measure as endpoint_cost
 from benchmarks.endpoint_bench import print_table as print_endpoint_table
 from benchmarks.peers import FEATURES
+from benchmarks.streaming import STREAMING_RUNS
 from local_endpoint.cli import endpoint_process
 from pipelines.sample_data import write_sample
 
@@ -41,12 +42,6 @@ LATENCY_MS = 20
 CONCURRENCY = 16  # our MultiRecord requests in flight; P2 gets as many threads
 SINGLE_CONCURRENCY = 32  # our SingleRecord requests in flight; P3 gets as many threads
 SINGLE_WORKERS = 2  # DirectRunner worker processes of our SingleRecord run (SINGLE_CONCURRENCY in flight in all)
-STREAMING_RUNS = {  # results.json key -> (messages/s, output.delivery)
-    "streaming": (500, "at_least_once"),
-    "streaming_exactly_once": (500, "exactly_once"),
-    "streaming_5000": (5000, "at_least_once"),
-    "streaming_5000_exactly_once": (5000, "exactly_once"),
-}
 # The contenders run in the product's own install (`make bench` builds .venv-bench with `pip install -e .`,
 # no test extras): Beam then does not import the GCS/S3 filesystems of the dev environment at start-up.
 CONTENDER_PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks.streaming import STREAMING_RUNS
+
 TARGETS = {
     "multirecord_vs_P1": (8.0, "MultiRecord records/s ÷ P1 (Beam RunInference)"),
     "multirecord_vs_P2": (1.0, "MultiRecord records/s ÷ P2 (pyarrow + threads + boto3 script)"),
@@ -100,7 +102,7 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
             "| rate | delivery | predictions | sustained records/s | p50 ms | p99 ms |",
             "|---:|---|---:|---:|---:|---:|",
         ]
-        for key in ("streaming", "streaming_exactly_once", "streaming_5000", "streaming_5000_exactly_once"):
+        for key in STREAMING_RUNS:
             run = payload.get(key)
             if run:
                 lines.append(

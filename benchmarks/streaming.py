@@ -26,6 +26,12 @@ from local_kafka.broker import running_broker
 from pipelines.sample_data import sample_messages
 
 ROOT = Path(__file__).resolve().parent.parent
+STREAMING_RUNS = {  # results.json key -> (messages/s, output.delivery)
+    "streaming": (500, "at_least_once"),
+    "streaming_exactly_once": (500, "exactly_once"),
+    "streaming_5000": (5000, "at_least_once"),
+    "streaming_5000_exactly_once": (5000, "exactly_once"),
+}
 
 
 def _percentile(values: list[float], q: float) -> float:

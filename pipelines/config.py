@@ -167,9 +167,9 @@ class JobConfig(Strict):
     @property
     def batch_rows(self) -> int:
         """Rows per table read from Parquet: ``source.batch_rows``, else about BATCH_ROWS in whole requests."""
-        per_request = self.invoke.records_per_request
         if isinstance(self.source, ParquetSource) and self.source.batch_rows:
             return self.source.batch_rows
+        per_request = self.invoke.records_per_request
         return max(1, BATCH_ROWS // per_request) * per_request
 
     @property

@@ -116,7 +116,7 @@ class InvokeEndpointFn(beam.DoFn):
     ) -> Iterator[Any]:
         table, riders = (element.table, element.riders) if isinstance(element, CarriedBatch) else (element, ())
         if table is None or not table.num_rows:  # nothing to score: the riders go on their own
-            yield from (TaggedOutput(OUTPUTS, WindowedValue(r, timestamp, (window,))) for r in riders)
+            yield from _ride(riders, window, timestamp)
             return
         plan = self._scorer.plan(table)
         scored = self._resources.loop.submit(self._scorer.score(plan))
@@ -137,8 +137,7 @@ class InvokeEndpointFn(beam.DoFn):
             self._pending.popleft()
             self._queued -= len(head.plan.ranges)
             yield from self._emit(self._scorer.assemble(head.plan, parts), head.window, head.timestamp)
-            for rider in head.riders:
-                yield TaggedOutput(OUTPUTS, WindowedValue(rider, head.timestamp, (head.window,)))
+            yield from _ride(head.riders, head.window, head.timestamp)
 
     def _emit(self, batch: ScoredBatch, window: Any, timestamp: Any) -> Iterator[Any]:
         for latency in batch.latencies_ms:
@@ -149,6 +148,11 @@ class InvokeEndpointFn(beam.DoFn):
                 element = (tag, table) if self.spec.tagged else table
                 yield TaggedOutput(OUTPUTS if self.spec.tagged else tag, WindowedValue(element, timestamp, (window,)))
         yield TaggedOutput(STATS, WindowedValue(batch.stats, timestamp, (window,)))
+
+
+def _ride(riders: tuple[tuple[str, Any], ...], window: Any, timestamp: Any) -> Iterator[TaggedOutput]:
+    """A carried batch's riders, on the ``outputs`` output beside its scored rows."""
+    return (TaggedOutput(OUTPUTS, WindowedValue(rider, timestamp, (window,))) for rider in riders)
 
 
 class InvokeEndpoint(beam.PTransform):

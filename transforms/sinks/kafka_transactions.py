@@ -49,7 +49,7 @@ class ProducerWedged(RuntimeError):
     """A transactional producer's call did not return within its deadline; a new producer fences it."""
 
 
-def bounded(call: Callable[[], T], timeout: float, what: str) -> T:
+def with_deadline(call: Callable[[], T], timeout: float, what: str) -> T:
     """``call()``'s result or exception, or ProducerWedged once ``timeout`` passes (the call goes on in a daemon
     thread, holding its producer, until librdkafka lets it return)."""
     outcome: list[tuple[bool, Any]] = []
@@ -136,6 +136,16 @@ class BundleOutputs:
         return out
 
 
+def initialized_producer(conf: dict[str, Any], tid: str) -> Any:
+    """A transactional producer of ``tid``, initialized: the last producer of that id is fenced and its open
+    transaction aborted."""
+    from confluent_kafka import Producer
+
+    producer = Producer({**conf, "transactional.id": tid})
+    until_coordinated(lambda: producer.init_transactions(COMMIT_TIMEOUT_S), COMMIT_TIMEOUT_S)
+    return producer
+
+
 class Producers:
     """The transactional producers of a worker process, one per ``transactional.id``, shared by every DoFn instance
     (a second producer of the same id in the process would fence the first)."""
@@ -148,11 +158,7 @@ class Producers:
         with self._lock:
             producer = self._producers.get(tid)
             if producer is None:
-                from confluent_kafka import Producer
-
-                producer = Producer({**conf, "transactional.id": tid})
-                until_coordinated(lambda: producer.init_transactions(COMMIT_TIMEOUT_S), COMMIT_TIMEOUT_S)
-                self._producers[tid] = producer
+                producer = self._producers[tid] = initialized_producer(conf, tid)
             return producer
 
     def drop(self, tid: str) -> None:
@@ -189,7 +195,7 @@ def transact(producer: Any, consumer: Any, stretch: Stretch, topics: dict[str, s
         failpoint("transaction-before-commit")  # produced, not committed: what a crash here must not duplicate
         offsets = [TopicPartition(partition.topic, partition.partition, stretch.end)]
         group = consumer.consumer_group_metadata()
-        bounded(
+        with_deadline(
             lambda: producer.send_offsets_to_transaction(offsets, group, COMMIT_TIMEOUT_S),
             SEND_OFFSETS_TIMEOUT_S,
             "send_offsets_to_transaction",
@@ -227,16 +233,9 @@ def transact_fencing(
 def fence(conf: dict[str, Any], group: str, partitions: list[PartitionId]) -> None:
     """Fence a previous run's producers before the group's offsets are read: a killed worker can leave a transaction
     open, and until it ends its partition's committed offset is unstable (a read_committed lookup waits, up to
-    ``transaction.timeout.ms``). Initializing a producer of each partition's ``transactional.id`` aborts it."""
-    from confluent_kafka import Producer
-
-    producers = [Producer({**conf, "transactional.id": transactional_id(group, p)}) for p in partitions]
-    with ThreadPoolExecutor(min(16, len(producers) or 1)) as pool:
-        list(
-            pool.map(
-                lambda p: until_coordinated(lambda: p.init_transactions(COMMIT_TIMEOUT_S), COMMIT_TIMEOUT_S), producers
-            )
-        )
+    ``transaction.timeout.ms``)."""
+    with ThreadPoolExecutor(min(16, len(partitions) or 1)) as pool:
+        list(pool.map(lambda partition: initialized_producer(conf, transactional_id(group, partition)), partitions))
 
 
 def _abort(producer: Any) -> None:

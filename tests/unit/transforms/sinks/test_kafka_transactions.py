@@ -16,9 +16,9 @@ from transforms.sinks.kafka_transactions import (
     BundleOutputs,
     IncompleteStretch,
     ProducerWedged,
-    bounded,
     transact_fencing,
     transactional_id,
+    with_deadline,
 )
 
 
@@ -68,11 +68,11 @@ def test_one_transactional_id_per_input_partition_of_the_group():
 def test_a_call_past_its_deadline_is_reported_wedged_and_others_return_or_raise_as_they_would():
     release = threading.Event()
     with pytest.raises(ProducerWedged, match="send_offsets did not return within 0 s"):
-        bounded(release.wait, 0.05, "send_offsets")
+        with_deadline(release.wait, 0.05, "send_offsets")
     release.set()
-    assert bounded(lambda: 7, 5, "x") == 7
+    assert with_deadline(lambda: 7, 5, "x") == 7
     with pytest.raises(KeyError):
-        bounded(lambda: {}["k"], 5, "x")
+        with_deadline(lambda: {}["k"], 5, "x")
 
 
 class FakeProducers:

@@ -7,6 +7,7 @@ outputs. Kafka offsets are committed after the outputs are written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
@@ -31,6 +32,7 @@ from transforms.sources.kafka_batch import DeadLetterSpec, ReaderSpec
 from transforms.sources.kafka_decode import KAFKA_KEY_COLUMNS
 from transforms.sources.kafka_java import ReadKafkaJava, expansion_service
 from transforms.sources.kafka_plan import start_read_time_ms
+from transforms.sources.kafka_poll import stream_fetch_settings
 from transforms.sources.kafka_read import ReadKafkaTables
 from transforms.sources.parquet import ReadParquetTables
 from transforms.sources.parquet_files import KEY_COLUMNS, SHARD_COLUMNS, SOURCE_FILE, SOURCE_GROUP, with_source_keys
@@ -93,6 +95,14 @@ def _read_parquet(p: beam.Pipeline, config: JobConfig, source: ParquetSource, ct
     return _Read(tables=tables, key_columns=KEY_COLUMNS, schemas=schemas)
 
 
+def reader_consumer_config(source: KafkaSource) -> dict[str, Any]:
+    """The reader's librdkafka settings: the user's over a stream's fetch defaults. Java's consumer names its
+    fetch settings differently, so KafkaIO gets the user's alone."""
+    streaming = source.mode == "streaming" and source.reader == "confluent"
+    fetch = stream_fetch_settings(source.max_wait_ms) if streaming else {}
+    return consumer_config(source.bootstrap_servers, source.group_id, {**fetch, **source.consumer})
+
+
 def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: RunContext) -> _Read:
     invoke = config.invoke
     decoder = kafka_decoder(source)
@@ -104,9 +114,8 @@ def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: R
         endpoint_name=config.endpoint.name,
         schema=schemas.dead_letters,
     )
-    conf = consumer_config(source.bootstrap_servers, source.group_id, source.consumer)
     spec = ReaderSpec(
-        conf=conf,
+        conf=reader_consumer_config(source),
         decoder=decoder,
         dead_letters=dead_letters,
         max_records=source.max_records,
@@ -123,7 +132,7 @@ def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: R
         manifests, consumer = [], None
     else:
         read = p | "ReadKafka" >> ReadKafkaTables(ctx.partitions, spec, config.streaming)
-        manifests, consumer = [read[kafka_read.MANIFESTS]], conf
+        manifests, consumer = [read[kafka_read.MANIFESTS]], spec.conf
     tables = read[kafka_read.TABLES] | "Project" >> beam.Map(_project, schemas.needed)
     return _Read(
         tables=tables,

@@ -39,8 +39,10 @@ class _TransactFn(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         group = str(self.consumer["group.id"])
-        for stretch in self._outputs.stretches():
-            tid = transactional_id(group, stretch.partition)
+        stretches = self._outputs.stretches()
+        tids = [transactional_id(group, stretch.partition) for stretch in stretches]
+        PRODUCERS.prepare(self.producer, tids)
+        for stretch, tid in zip(stretches, tids, strict=True):
             produced = transact_fencing(PRODUCERS, self.producer, tid, self._consumer, stretch, self.topics)
             log.info("transaction %s: %d messages, committed offset %d", tid, produced, stretch.end)
             yield GlobalWindows.windowed_value((stretch.partition.key, stretch.end))

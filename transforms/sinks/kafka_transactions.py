@@ -152,19 +152,32 @@ class Producers:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}  # one per id: ids are made in parallel, each id once
         self._producers: dict[str, Any] = {}
 
     def get(self, conf: dict[str, Any], tid: str) -> Any:
-        with self._lock:
+        with self._id_lock(tid):
             producer = self._producers.get(tid)
             if producer is None:
                 producer = self._producers[tid] = initialized_producer(conf, tid)
             return producer
 
+    def prepare(self, conf: dict[str, Any], tids: list[str]) -> None:
+        """Make the producers of ``tids`` not made yet, in parallel: a first ``init_transactions`` takes about a
+        second, and a bundle's first transactions would otherwise wait for them one after another."""
+        missing = [tid for tid in tids if tid not in self._producers]
+        if len(missing) > 1:
+            with ThreadPoolExecutor(min(16, len(missing))) as pool:
+                list(pool.map(lambda tid: self.get(conf, tid), missing))
+
     def drop(self, tid: str) -> None:
         """Forget a producer in an unusable state (fenced, fatal): the next transaction starts a new one."""
-        with self._lock:
+        with self._id_lock(tid):
             self._producers.pop(tid, None)
+
+    def _id_lock(self, tid: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(tid, threading.Lock())
 
 
 PRODUCERS = Producers()

@@ -71,28 +71,29 @@ def poll_batch(
     stop_before: int,
     *,
     next_offset: int,
+    closes_by: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[Message]:
     """Up to ``max_records`` messages from ``next_offset`` on and below ``stop_before``, closed ``max_wait_ms``
-    after the poll began.
+    after the poll began, or at ``closes_by`` (on ``clock``) if that comes first.
 
-    A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill. Never
-    more messages are asked for than offsets remain below ``stop_before``: librdkafka waits out the timeout for
-    a count it cannot reach, so a bounded read would wait ``max_wait_ms`` at the end of every partition.
+    A record arrives after its batch began, so no record waits longer than ``max_wait_ms`` for it to fill. A
+    batch whose time is already up still takes what the consumer holds. Never more messages are asked for than
+    offsets remain below ``stop_before``: librdkafka waits out the timeout for a count it cannot reach, so a
+    bounded read would wait ``max_wait_ms`` at the end of every partition.
     """
     from confluent_kafka import KafkaError, KafkaException
 
     batch: list[Message] = []
     deadline = clock() + max_wait_ms / 1000
+    if closes_by is not None:
+        deadline = min(deadline, closes_by)
     while len(batch) < max_records:
-        remaining = deadline - clock()
-        if remaining <= 0:
-            break
         at = batch[-1].offset + 1 if batch else next_offset
         wanted = min(max_records - len(batch), stop_before - at)
         if wanted <= 0:
             break
-        for msg in consumer.consume(wanted, timeout=remaining):
+        for msg in consumer.consume(wanted, timeout=max(deadline - clock(), 0.0)):
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
@@ -101,6 +102,6 @@ def poll_batch(
             if msg.offset() >= stop_before:
                 return batch
             batch.append(from_confluent(msg))
-        if batch and batch[-1].offset + 1 >= stop_before:
+        if (batch and batch[-1].offset + 1 >= stop_before) or clock() >= deadline:
             break
     return batch

@@ -118,7 +118,15 @@ class _ReadStreamFn(_PartitionReaderFn):
     holds a backlog of more than ``BACKLOG_BATCHES`` batches, up to ``CATCH_UP_SECONDS``, then checkpoints:
     caught up, a call is one batch, so a record waits no longer than ``max_wait_ms`` for its batch and its
     output is flushed and committed when the call ends; behind, the runner's per-call cost (a bundle, its
-    flush and commit) is paid once per many batches."""
+    flush and commit) is paid once per many batches.
+
+    A runner may put the calls of several partitions in one bundle, run one after another. Their first batches
+    close together, ``max_wait_ms`` after the bundle's first read began: every consumer fetches in the
+    background meanwhile, so a later call takes what its partition holds by then instead of waiting out a
+    ``max_wait_ms`` of its own, and a sparse stream's bundle lasts one ``max_wait_ms``, not one per partition."""
+
+    def start_bundle(self) -> None:
+        self._first_batches_close_by: float | None = None
 
     @beam.DoFn.unbounded_per_element()
     def process(
@@ -131,11 +139,18 @@ class _ReadStreamFn(_PartitionReaderFn):
         rng = PartitionRange.decode(element)
         at = tracker.current_restriction().start
         consumer = self._consumers.at(rng.topic, rng.partition, at)
-        until = time.monotonic() + CATCH_UP_SECONDS
+        now = time.monotonic()
+        until = now + CATCH_UP_SECONDS
+        if self._first_batches_close_by is None:
+            self._first_batches_close_by = now + spec.max_wait_ms / 1000
+        closes_by: float | None = self._first_batches_close_by
         checkpointed = False  # by the runner: the rest of the restriction is another call's
         reading = True
         while reading:
-            batch = poll_batch(consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=at)
+            batch = poll_batch(
+                consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=at, closes_by=closes_by
+            )
+            closes_by = None  # a backlog's further batches fill at once
             claimed = list(itertools.takewhile(lambda m: tracker.try_claim(m.offset), batch))
             if claimed:
                 at = claimed[-1].offset + 1

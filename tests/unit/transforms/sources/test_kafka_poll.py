@@ -102,3 +102,22 @@ def test_the_end_of_a_bounded_range_is_read_without_waiting_for_messages_that_ca
         batches.append(len(batch))
         at = batch[-1].offset + 1
     assert batches == [500, 500, 200] and consumer.asked == [500, 500, 200] and now[0] == 0.0
+
+
+def test_a_batch_closes_by_a_time_it_is_given_and_then_takes_only_what_is_there():
+    from transforms.sources.kafka_poll import poll_batch
+
+    now = [0.0]
+    consumer = TrickleConsumer(now, step=0.1)
+    batch = poll_batch(
+        consumer, 500, max_wait_ms=450, stop_before=2**63 - 1, next_offset=0, closes_by=0.25, clock=lambda: now[0]
+    )
+    assert [m.offset for m in batch] == [0, 1]  # arrivals at 0.1 and 0.2, then closed at 0.25, not 0.45
+    assert now[0] <= 0.25 + 1e-9
+
+    held = BacklogConsumer(now, count=3)
+    late = poll_batch(
+        held, 500, max_wait_ms=450, stop_before=2**63 - 1, next_offset=0, closes_by=0.0, clock=lambda: now[0]
+    )
+    assert [m.offset for m in late] == [0, 1, 2]  # its time was up: what the consumer held, without waiting
+    assert now[0] <= 0.25 + 1e-9

@@ -112,8 +112,6 @@ class CallStats:
             "answers": dict(self.answers),
             "faulted": dict(self.faulted),
             "ok_span_seconds": span,
-            "first_ok_monotonic": self.first_ok,
-            "last_ok_monotonic": self.last_ok,
         }
 
 

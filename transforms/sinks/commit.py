@@ -69,11 +69,10 @@ class _CommitFn(beam.DoFn):
             moved = state.advance()
             ledger.write(state)
             seen.merge(state)
-            if moved is not None:  # under the partition's lock: its commits go out in order
-                partition = PartitionId.from_key(key)
-                commit(self._consumer, [(partition, moved)])
-                log.info("committed %s[%d] at offset %d", partition.topic, partition.partition, moved)
         if moved is not None:
+            partition = PartitionId.from_key(key)
+            commit(self._consumer, [(partition, moved)])
+            log.info("committed %s[%d] at offset %d", partition.topic, partition.partition, moved)
             yield key, moved
 
     def teardown(self) -> None:

@@ -70,13 +70,9 @@ class PartitionLedger:
             self.early = {o for o in self.early if o >= other.committed}
         for manifest in other.manifests.values():
             self.add_manifest(manifest)
-        for first, offsets in other.acked.items():
-            if first in self.manifests:  # the same batch here: one set union, no search per offset
-                self.acked.setdefault(first, set()).update(offsets)
-            else:
-                self.add_acks(tuple(offsets))
-        if other.early - self.early:
-            self.add_acks(tuple(other.early - self.early))
+        for offsets in other.acked.values():
+            self.add_acks(tuple(offsets))
+        self.add_acks(tuple(other.early))
 
     def advance(self) -> int | None:
         """The new offset to commit, if the complete batches from the last commit on moved it."""

@@ -7,9 +7,7 @@ is published, each captured range's end is committed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,27 +25,6 @@ _LEDGER = userstate.ReadModifyWriteStateSpec("ledger", coders.PickleCoder())
 _LEDGER_PARAM = beam.DoFn.StateParam(_LEDGER)
 
 
-class WorkerLedgers:
-    """What this worker process has seen of each partition, merged into the runner's ledger on every element: a
-    runner that loses a state update (Prism, with every manifest and ack delivered, has left a partition's ledger
-    missing acks, and its commits stopped for good) loses nothing this process saw. Elements of one partition
-    are taken one at a time per process, whichever DoFn instance gets them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held: dict[str, tuple[threading.Lock, PartitionLedger]] = {}
-
-    @contextlib.contextmanager
-    def holding(self, key: str) -> Iterator[PartitionLedger]:
-        with self._lock:
-            lock, seen = self._held.setdefault(key, (threading.Lock(), PartitionLedger()))
-        with lock:
-            yield seen
-
-
-LEDGERS = WorkerLedgers()
-
-
 class _CommitFn(beam.DoFn):
     """Per partition (stateful): commit the offset up to which every record has been written."""
 
@@ -62,13 +39,10 @@ class _CommitFn(beam.DoFn):
 
     def process(self, element: tuple[str, str], ledger: Any = _LEDGER_PARAM) -> Iterator[tuple[str, int]]:
         key, text = element
-        with LEDGERS.holding(key) as seen:
-            state = ledger.read() or PartitionLedger(committed=self.starts.get(key))
-            state.merge(seen)
-            state.add(decode_offset_message(text))
-            moved = state.advance()
-            ledger.write(state)
-            seen.merge(state)
+        state = ledger.read() or PartitionLedger(committed=self.starts.get(key))
+        state.add(decode_offset_message(text))
+        moved = state.advance()
+        ledger.write(state)
         if moved is not None:
             partition = PartitionId.from_key(key)
             commit(self._consumer, [(partition, moved)])

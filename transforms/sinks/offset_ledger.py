@@ -59,21 +59,6 @@ class PartitionLedger:
             else:
                 self.acked[owner.first].add(offset)
 
-    def merge(self, other: PartitionLedger) -> None:
-        """Take in what ``other`` knows. A ledger holds facts only (batches read, records written, an offset
-        committed), so the union of two is right whichever saw what."""
-        if other.committed is not None and (self.committed is None or other.committed > self.committed):
-            self.committed = other.committed
-            for first in [f for f, m in self.manifests.items() if m.next <= other.committed]:
-                del self.manifests[first]
-                self.acked.pop(first, None)
-            self.early = {o for o in self.early if o >= other.committed}
-        for manifest in other.manifests.values():
-            self.add_manifest(manifest)
-        for offsets in other.acked.values():
-            self.add_acks(tuple(offsets))
-        self.add_acks(tuple(other.early))
-
     def advance(self) -> int | None:
         """The new offset to commit, if the complete batches from the last commit on moved it."""
         moved = None

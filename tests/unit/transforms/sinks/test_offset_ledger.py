@@ -31,31 +31,3 @@ def test_ledger_without_a_start_takes_the_first_batch_it_sees():
     ledger.add_manifest(Manifest(5, 6, 1))
     ledger.add_acks([5, 5])  # a duplicate ack counts once
     assert ledger.advance() == 6
-
-
-def test_a_ledger_missing_what_another_saw_takes_it_in_and_commits():
-    runner = PartitionLedger(committed=0)  # the runner's copy lost the update that acked the first batch
-    runner.add_manifest(Manifest(0, 2, 2))
-    runner.add_manifest(Manifest(2, 4, 2))
-    runner.add_acks([2, 3])
-    assert runner.advance() is None
-    worker = PartitionLedger(committed=0)
-    worker.add_manifest(Manifest(0, 2, 2))
-    worker.add_acks([0, 1, 5])  # 5: before its manifest
-    runner.merge(worker)
-    assert runner.advance() == 4
-    runner.add_manifest(Manifest(4, 6, 2))
-    runner.add_acks([4])
-    assert runner.advance() == 6  # the early ack of 5 came along
-
-
-def test_merging_a_ledger_further_on_drops_what_it_committed():
-    behind = PartitionLedger(committed=0)
-    behind.add_manifest(Manifest(0, 2, 2))
-    behind.add_acks([0, 7])
-    ahead = PartitionLedger(committed=4)
-    ahead.add_manifest(Manifest(4, 6, 2))
-    ahead.add_acks([4, 5])
-    behind.merge(ahead)
-    assert behind.committed == 4 and list(behind.manifests) == [4] and behind.early == {7}
-    assert behind.advance() == 6

@@ -163,8 +163,9 @@ class Producers:
             return producer
 
     def prepare(self, conf: dict[str, Any], tids: list[str]) -> None:
-        """Make the producers of ``tids`` not made yet, in parallel: a first ``init_transactions`` takes about a
-        second, and a bundle's first transactions would otherwise wait for them one after another."""
+        """Make the producers of ``tids`` not made yet, in parallel: a first ``init_transactions`` waits on the
+        transaction coordinator (BENCHMARKS.md has its cost), and a bundle's first transactions would otherwise
+        wait for them one after another."""
         missing = [tid for tid in tids if tid not in self._producers]
         if len(missing) > 1:
             with ThreadPoolExecutor(min(16, len(missing))) as pool:

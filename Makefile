@@ -27,6 +27,13 @@ PRISM  := .tools/bin/prism
 PRISM_STAMP := .tools/bin/.prism-$(BEAM_VERSION)
 JS_SDK := tests/js/node_modules/.installed
 MVN    := mvn -q -B
+# The package registries here drop connections mid-download now and then: pip resumes a download many times,
+# and each command that fetches gets three tries before the build fails.
+export PIP_RETRIES := 10
+export PIP_RESUME_RETRIES := 20
+export PIP_DEFAULT_TIMEOUT := 60
+RETRY = retry() { for attempt in 1 2 3; do "$$@" && return 0; [ $$attempt = 3 ] && return 1; \
+	echo "make: a download failed (attempt $$attempt of 3), trying again in 15 s" >&2; sleep 15; done; }; retry
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test test-unit lint endpoint validate clean kafka-jars kafka-io-jar kafka-up kafka-down prism flink-jars run-flink bench chaos js-sdk airflow
@@ -36,8 +43,8 @@ help: ## list the targets
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,local]" "apache-beam[gcp,aws]==$(BEAM_VERSION)"
+	$(RETRY) $(BIN)/pip install --quiet --upgrade pip
+	$(RETRY) $(BIN)/pip install --quiet -e ".[dev,local]" "apache-beam[gcp,aws]==$(BEAM_VERSION)"
 	touch $@
 
 setup: $(STAMP) ## create .venv and install the package with its dev tools (the newest apache-beam of the tested range)
@@ -45,8 +52,8 @@ setup: $(STAMP) ## create .venv and install the package with its dev tools (the 
 # The oldest end of the range, for the Flink tests (and the unit tests, so both ends are tested).
 $(FLINK_STAMP): setup.py
 	$(PYTHON) -m venv $(FLINK_VENV)
-	$(FLINK_VENV)/bin/pip install --quiet --upgrade pip
-	$(FLINK_VENV)/bin/pip install --quiet -e ".[test,local]" "apache-beam==$(FLINK_BEAM_VERSION)"
+	$(RETRY) $(FLINK_VENV)/bin/pip install --quiet --upgrade pip
+	$(RETRY) $(FLINK_VENV)/bin/pip install --quiet -e ".[test,local]" "apache-beam==$(FLINK_BEAM_VERSION)"
 	touch $@
 
 $(SAMPLE): | $(STAMP)
@@ -67,7 +74,7 @@ endpoint: $(STAMP) ## serve the built-in local endpoint on 127.0.0.1:8080 until 
 # Java parts come from Maven Central (cached in ~/.m2), copied with their runtime dependencies.
 $(JARS)/%/.fetched: java/%/pom.xml
 	rm -rf $(JARS)/$*
-	cd java/$* && $(MVN) dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS)/$*
+	$(RETRY) $(MVN) -f java/$*/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS)/$*
 	touch $@
 
 # Maven Central as served here has no shaded Flink job-server jar: a manifest-only jar points at the copied ones.
@@ -83,14 +90,14 @@ kafka-jars: $(KAFKA_JARS) ## fetch the Apache Kafka broker jars (Maven)
 
 # One shaded jar (maven-shade-plugin), so runners can stage it for Java workers.
 $(KAFKA_IO_JAR): java/kafka-expansion-service/pom.xml
-	cd java/kafka-expansion-service && $(MVN) package -DskipTests
+	$(RETRY) $(MVN) -f java/kafka-expansion-service/pom.xml package -DskipTests
 	cp java/kafka-expansion-service/target/kafka-expansion-service-1.jar $@
 
 kafka-io-jar: $(KAFKA_IO_JAR) ## build Beam's Java KafkaIO expansion service jar (Maven; source.reader: java)
 
 # Beam's Prism runner (streaming on this machine), built from Beam's Go module at the Python SDK's version.
 $(PRISM_STAMP):
-	GOBIN=$(CURDIR)/.tools/bin GONOSUMDB=github.com/apache/beam GOFLAGS=-mod=mod \
+	$(RETRY) env GOBIN=$(CURDIR)/.tools/bin GONOSUMDB=github.com/apache/beam GOFLAGS=-mod=mod \
 		go install github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
 	rm -f .tools/bin/.prism-*
 	touch $@
@@ -99,7 +106,7 @@ prism: $(PRISM_STAMP) ## build Beam's Prism runner with Go (streaming jobs run o
 
 # The AWS SDK for JavaScript v3, to check the local endpoint against a second real client (npm).
 $(JS_SDK): tests/js/package.json
-	cd tests/js && npm ci --no-audit --no-fund --silent
+	$(RETRY) npm ci --prefix tests/js --no-audit --no-fund --silent
 	touch $@
 
 js-sdk: $(JS_SDK) ## install the AWS SDK for JavaScript v3 used by the endpoint tests (npm)
@@ -121,8 +128,8 @@ test-unit: $(STAMP) ## only the fast unit tests
 # Apache Airflow in a venv of its own (its pins and Beam's do not mix); the DAG runs smscore from .venv.
 $(AIRFLOW_STAMP):
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
-	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
-	$(AIRFLOW_VENV)/bin/pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" "pytest>=8" "pytest-timeout>=2.3"
+	$(RETRY) $(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(RETRY) $(AIRFLOW_VENV)/bin/pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" "pytest>=8" "pytest-timeout>=2.3"
 	touch $@
 
 airflow: $(STAMP) $(AIRFLOW_STAMP) $(SAMPLE) ## Airflow loads dags/ and runs the local nightly DAG for DATE (outputs in out/<date>/)
@@ -142,8 +149,8 @@ lint: $(STAMP) ## ruff, mypy and the import rules of ARCHITECTURE.md
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet -e ".[local]" "apache-beam==$(BEAM_VERSION)"
+	$(RETRY) $(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(RETRY) $(BENCH_VENV)/bin/pip install --quiet -e ".[local]" "apache-beam==$(BEAM_VERSION)"
 	touch $@
 
 bench: $(STAMP) $(BENCH_VENV)/.installed $(KAFKA_JARS) $(PRISM_STAMP) ## ours vs the peers (BENCH_ROWS=1000000); writes BENCHMARKS.md, benchmarks/results.json

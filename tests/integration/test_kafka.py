@@ -6,6 +6,7 @@ and reads the outputs back from the broker.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -222,15 +223,21 @@ def wait_for(predicate, timeout: float, proc: StreamJob) -> None:
 def stop(proc: StreamJob, sig: int = signal.SIGTERM) -> str:
     """SIGTERM: a clean stop. SIGKILL: a crash of the whole job (CLI, Prism, endpoint). Returns its output."""
     if sig == signal.SIGKILL:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
     else:
         proc.send_signal(sig)
     try:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
         proc.wait(timeout=30)
     return proc.output()
+
+
+def kill_group(proc: StreamJob) -> None:
+    """SIGKILL the job's process group; a job that already exited (its group gone) keeps its own output."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])

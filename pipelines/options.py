@@ -30,6 +30,7 @@ DEFAULT_CHECKPOINTING_INTERVAL_MS = 10_000
 IN_PROCESS_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 JOB_STREAM_TIMEOUT_S = 30 * 24 * 3600
 PRISM = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "prism"
+PRISM_NO_SPLITS = "prism_disable_sdf_split"
 
 
 class FlinkCheckpointOptions(PipelineOptions):
@@ -84,6 +85,13 @@ def _use_local_prism(options: PipelineOptions, *, log_level_given: bool) -> None
     if not log_level_given and logging.getLogger().getEffectiveLevel() > logging.INFO:
         options.view_as(PrismRunnerOptions).prism_log_level = "warn"  # its INFO lines bypass our log level
     portable.environment_type = portable.environment_type or "LOOPBACK"
+    # Prism splits a bundle that stalls for a tick and frees the keys of the elements it hands back, even keys
+    # the primary half still holds: a stateful step (the offset ledger) then runs one key in two bundles at once
+    # and loses a state write, and that partition's commits stop for good. Without runner-initiated splits a key
+    # stays in one bundle; unbounded reads still checkpoint themselves.
+    debug = options.view_as(DebugOptions)
+    if PRISM_NO_SPLITS not in (debug.experiments or []):
+        debug.experiments = [*(debug.experiments or []), PRISM_NO_SPLITS]
     prism = options.view_as(PrismRunnerOptions).prism_location or os.environ.get("SMSCORE_PRISM", str(PRISM))
     if not os.path.exists(prism):
         raise FileNotFoundError(f"no Prism runner at {prism}: run `make prism` (Go builds it; nothing is downloaded)")

@@ -80,3 +80,15 @@ def test_which_runners_write_where_this_machine_reads(flags, shared):
     from pipelines.options import shares_local_files
 
     assert shares_local_files(pipeline_options(flags)) is shared
+
+
+@pytest.mark.parametrize("flags", [[], ["--experiments=prism_disable_sdf_split"], ["--experiments=other"]])
+def test_prism_never_splits_a_bundle_and_keeps_other_experiments(flags, tmp_path, monkeypatch):
+    from apache_beam.options.pipeline_options import DebugOptions
+
+    prism = tmp_path / "prism"
+    prism.touch()
+    monkeypatch.setenv("SMSCORE_PRISM", str(prism))
+    experiments = pipeline_options(flags, streaming=True).view_as(DebugOptions).experiments
+    assert experiments.count("prism_disable_sdf_split") == 1
+    assert ("other" in experiments) == (flags == ["--experiments=other"])

@@ -22,11 +22,16 @@ def stream_fetch_settings(max_wait_ms: int) -> dict[str, int]:
 
 
 class PartitionConsumers:
-    """One confluent consumer per assigned partition, made lazily on the worker, never pickled."""
+    """One confluent consumer per assigned partition, made lazily on the worker, never pickled.
+
+    A consumer is moved only when asked for another offset than it reads next: a seek drops what it has
+    fetched, so a needless one costs the partition a fetch round trip on every call.
+    """
 
     def __init__(self, conf: dict[str, Any]) -> None:
         self.conf = conf
         self._consumers: dict[tuple[str, int], Any] = {}
+        self._placed: dict[tuple[str, int], int] = {}  # the offset each was last assigned or sought to
 
     def at(self, topic: str, partition: int, offset: int) -> Any:
         from confluent_kafka import Consumer, TopicPartition
@@ -36,16 +41,21 @@ class PartitionConsumers:
         if consumer is None:
             consumer = Consumer(self.conf)
             consumer.assign([TopicPartition(topic, partition, offset)])
-            self._consumers[key] = consumer
+            self._consumers[key], self._placed[key] = consumer, offset
             return consumer
-        if position(consumer, topic, partition) != offset:
+        current = position(consumer, topic, partition)
+        if current < 0:  # nothing consumed since it was placed: librdkafka has no position yet
+            current = self._placed[key]
+        if current != offset:
             consumer.seek(TopicPartition(topic, partition, offset))
+            self._placed[key] = offset
         return consumer
 
     def close(self) -> None:
         for consumer in self._consumers.values():
             consumer.close()
         self._consumers.clear()
+        self._placed.clear()
 
 
 def position(consumer: Any, topic: str, partition: int) -> int:

@@ -121,3 +121,43 @@ def test_a_batch_closes_by_a_time_it_is_given_and_then_takes_only_what_is_there(
     )
     assert [m.offset for m in late] == [0, 1, 2]  # its time was up: what the consumer held, without waiting
     assert now[0] <= 0.25 + 1e-9
+
+
+class PlacedConsumer:
+    """A consumer whose position is librdkafka's: none (-1001) until a message is consumed after a placement."""
+
+    made: list["PlacedConsumer"] = []
+
+    def __init__(self, conf: dict) -> None:
+        self.consumed_to: int | None = None
+        self.seeks: list[int] = []
+        PlacedConsumer.made.append(self)
+
+    def assign(self, partitions) -> None:
+        self.consumed_to = None
+
+    def seek(self, partition) -> None:
+        self.seeks.append(partition.offset)
+        self.consumed_to = None
+
+    def position(self, partitions):
+        from confluent_kafka import TopicPartition
+
+        return [TopicPartition("t", 0, -1001 if self.consumed_to is None else self.consumed_to)]
+
+
+def test_a_consumer_is_sought_only_when_asked_for_another_offset_than_it_reads_next(monkeypatch):
+    import confluent_kafka
+
+    from transforms.sources.kafka_poll import PartitionConsumers
+
+    monkeypatch.setattr(confluent_kafka, "Consumer", PlacedConsumer)
+    consumers = PartitionConsumers({})
+    consumer = consumers.at("t", 0, 7)
+    assert consumers.at("t", 0, 7) is consumer and consumer.seeks == []  # nothing read yet: still at 7
+    consumer.consumed_to = 9  # it read 7 and 8
+    consumers.at("t", 0, 9)
+    assert consumer.seeks == []
+    consumers.at("t", 0, 8)  # the runner resumes the restriction from an earlier offset
+    consumers.at("t", 0, 8)  # ... and again, before anything is read
+    assert consumer.seeks == [8] and len(PlacedConsumer.made) == 1

@@ -26,7 +26,11 @@ _LEDGER_PARAM = beam.DoFn.StateParam(_LEDGER)
 
 
 class _CommitFn(beam.DoFn):
-    """Per partition (stateful): commit the offset up to which every record has been written."""
+    """Per partition (stateful): commit the offset up to which every record has been written.
+
+    A bundle's ledgers move in state as elements arrive; their offsets go to Kafka in one synchronous commit
+    when the bundle finishes, before the runner persists that state, so a failed commit fails the bundle and
+    its elements are counted again."""
 
     def __init__(self, conf: dict[str, Any], starts: dict[str, int]) -> None:
         self.conf = conf
@@ -37,17 +41,23 @@ class _CommitFn(beam.DoFn):
 
         self._consumer = Consumer(self.conf)
 
-    def process(self, element: tuple[str, str], ledger: Any = _LEDGER_PARAM) -> Iterator[tuple[str, int]]:
+    def start_bundle(self) -> None:
+        self._moved: dict[str, int] = {}
+
+    def process(self, element: tuple[str, str], ledger: Any = _LEDGER_PARAM) -> None:
         key, text = element
         state = ledger.read() or PartitionLedger(committed=self.starts.get(key))
         state.add(decode_offset_message(text))
         moved = state.advance()
         ledger.write(state)
         if moved is not None:
-            partition = PartitionId.from_key(key)
-            commit(self._consumer, [(partition, moved)])
-            log.info("committed %s[%d] at offset %d", partition.topic, partition.partition, moved)
-            yield key, moved
+            self._moved[key] = moved
+
+    def finish_bundle(self) -> None:
+        moved = [(PartitionId.from_key(key), offset) for key, offset in self._moved.items()]
+        commit(self._consumer, moved)
+        for partition, offset in moved:
+            log.info("committed %s[%d] at offset %d", partition.topic, partition.partition, offset)
 
     def teardown(self) -> None:
         consumer = getattr(self, "_consumer", None)

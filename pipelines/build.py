@@ -18,7 +18,7 @@ from pipelines.report import report_file
 from pipelines.resume import Resumption
 from transforms.core.carried import CarriedBatch
 from transforms.core.kafka_group import consumer_config
-from transforms.core.offsets import PartitionRange
+from transforms.core.offsets import PartitionId, PartitionRange
 from transforms.invoke.client import StaticCredentials
 from transforms.invoke.transform import DEAD_LETTERS, OUTPUTS, PREDICTIONS, STATS, InvokeEndpoint, InvokeSpec
 from transforms.sinks.commit import CommitAtEnd, CommitWhenWritten
@@ -55,6 +55,7 @@ class RunContext:
     planned_at_ms: int = 0  # when the partitions were planned: where `start: latest` begins
     credentials: StaticCredentials | None = None  # the embedded local endpoint's keys
     requests_per_second: float | None = None  # each worker process's share of the job's request budget
+    one_worker: bool = False  # every bundle runs in one worker process (a local runner)
 
 
 def _with_shard_columns(config: JobConfig) -> tuple[JobConfig, list[str]]:
@@ -145,6 +146,12 @@ def _read_kafka(p: beam.Pipeline, config: JobConfig, source: KafkaSource, ctx: R
     )
 
 
+def transaction_warmup(ctx: RunContext, streaming: bool) -> list[PartitionId]:
+    """The input partitions whose transactional producers a worker makes as it starts: a stream's, where one worker
+    process runs every bundle; none where several would fence each other's producers."""
+    return [r.id for r in ctx.partitions] if ctx.one_worker and streaming else []
+
+
 def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam.PCollection:
     """Wire the job; returns the PCollection holding the run report (one dict; empty when streaming).
 
@@ -182,7 +189,9 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
         producer = producer_config(config.output_bootstrap_servers or "", out.producer)
         if exactly_once:  # outputs and offsets in one transaction per stretch of a partition; commits included
             topics = {PREDICTIONS: out.predictions, DEAD_LETTERS: out.dead_letters}
-            written = [scored[OUTPUTS] | "Transact" >> WriteKafkaExactlyOnce(producer, read.consumer or {}, topics)]
+            warm = transaction_warmup(ctx, config.streaming)
+            transact = WriteKafkaExactlyOnce(producer, read.consumer or {}, topics, warm=warm)
+            written = [scored[OUTPUTS] | "Transact" >> transact]
         else:
             written = [
                 dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters),

@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.build import RunContext, build_pipeline
 from pipelines.config import JobConfig, load_job_config, parse_date
 from pipelines.exits import EXIT_DEAD_LETTERS, EXIT_FAILED, EXIT_OK
-from pipelines.options import pipeline_options, request_budget, shares_local_files
+from pipelines.options import pipeline_options, request_budget, shares_local_files, worker_processes
 from pipelines.preflight import check_outputs_writable, check_shared_locations, describe_source
 from pipelines.progress_display import ProgressDisplay
 from pipelines.report import read_report, render_summary, report_location, write_report
@@ -94,6 +94,7 @@ def run(request: RunRequest) -> int:
             planned_at_ms=facts.planned_at_ms,
             credentials=endpoint.credentials,
             requests_per_second=budget,
+            one_worker=worker_processes(options) == 1,
         )
         if not request.wait:
             return _submit(config, ctx, options)

@@ -11,6 +11,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms.core.offsets import PartitionId
 from transforms.sinks.kafka_transactions import PRODUCERS, BundleOutputs, transact_fencing, transactional_id
 
 log = logging.getLogger(__name__)
@@ -20,15 +21,20 @@ class _TransactFn(beam.DoFn):
     """Collect a bundle's outputs and manifests; at its end, one transaction per input partition. It must run in
     the stage that read and scored them (fused behind the reader and the invoke step: no shuffle, no Flatten)."""
 
-    def __init__(self, producer: dict[str, Any], consumer: dict[str, Any], topics: dict[str, str]) -> None:
+    def __init__(
+        self, producer: dict[str, Any], consumer: dict[str, Any], topics: dict[str, str], warm: list[PartitionId]
+    ) -> None:
         self.producer = producer
         self.consumer = consumer
         self.topics = topics
+        self.warm = warm
 
     def setup(self) -> None:
         from confluent_kafka import Consumer
 
         self._consumer = Consumer(self.consumer)  # the group's metadata and committed offsets; never subscribes
+        group = str(self.consumer.get("group.id"))
+        PRODUCERS.prepare(self.producer, [transactional_id(group, partition) for partition in self.warm])
 
     def start_bundle(self) -> None:
         self._outputs = BundleOutputs()
@@ -55,11 +61,21 @@ class _TransactFn(beam.DoFn):
 
 class WriteKafkaExactlyOnce(beam.PTransform):
     """The invoke step's ``outputs`` ((tag, value): output tables and the reader's manifests) -> (partition key,
-    offset committed) per transaction."""
+    offset committed) per transaction.
 
-    def __init__(self, producer: dict[str, Any], consumer: dict[str, Any], topics: dict[str, str]) -> None:
+    ``warm``: input partitions whose producers a worker makes as it starts, so no record waits for a first
+    ``init_transactions``; only where one worker process runs every bundle (two would fence each other's).
+    """
+
+    def __init__(
+        self,
+        producer: dict[str, Any],
+        consumer: dict[str, Any],
+        topics: dict[str, str],
+        warm: list[PartitionId] | None = None,
+    ) -> None:
         super().__init__()
-        self._fn = _TransactFn(producer, consumer, topics)
+        self._fn = _TransactFn(producer, consumer, topics, warm or [])
 
     def expand(self, outputs: beam.PCollection) -> beam.PCollection:
         return outputs | beam.ParDo(self._fn)

@@ -167,7 +167,7 @@ class Producers:
         transaction coordinator (BENCHMARKS.md has its cost), and a bundle's first transactions would otherwise
         wait for them one after another."""
         missing = [tid for tid in tids if tid not in self._producers]
-        if len(missing) > 1:
+        if missing:
             with ThreadPoolExecutor(min(16, len(missing))) as pool:
                 list(pool.map(lambda tid: self.get(conf, tid), missing))
 

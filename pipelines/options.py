@@ -82,8 +82,10 @@ def pipeline_options(beam_args: list[str], streaming: bool = False) -> PipelineO
 
 def _use_local_prism(options: PipelineOptions, *, log_level_given: bool) -> None:
     portable = options.view_as(PortableOptions)
-    if not log_level_given and logging.getLogger().getEffectiveLevel() > logging.INFO:
-        options.view_as(PrismRunnerOptions).prism_log_level = "warn"  # its INFO lines bypass our log level
+    prism_options = options.view_as(PrismRunnerOptions)
+    quiet = not log_level_given and logging.getLogger().getEffectiveLevel() > logging.INFO
+    if quiet and hasattr(prism_options, "prism_log_level"):  # Beam 2.62 declares no Prism log level
+        prism_options.prism_log_level = "warn"  # its INFO lines bypass our log level
     portable.environment_type = portable.environment_type or "LOOPBACK"
     # Prism splits a bundle that stalls for a tick and frees the keys of the elements it hands back, even keys
     # the primary half still holds: a stateful step (the offset ledger) then runs one key in two bundles at once
@@ -92,10 +94,10 @@ def _use_local_prism(options: PipelineOptions, *, log_level_given: bool) -> None
     debug = options.view_as(DebugOptions)
     if PRISM_NO_SPLITS not in (debug.experiments or []):
         debug.experiments = [*(debug.experiments or []), PRISM_NO_SPLITS]
-    prism = options.view_as(PrismRunnerOptions).prism_location or os.environ.get("SMSCORE_PRISM", str(PRISM))
+    prism = prism_options.prism_location or os.environ.get("SMSCORE_PRISM", str(PRISM))
     if not os.path.exists(prism):
         raise FileNotFoundError(f"no Prism runner at {prism}: run `make prism` (Go builds it; nothing is downloaded)")
-    options.view_as(PrismRunnerOptions).prism_location = prism
+    prism_options.prism_location = prism
 
 
 def _flink_streaming_defaults(options: PipelineOptions) -> None:

@@ -33,8 +33,8 @@ class _TransactFn(beam.DoFn):
         from confluent_kafka import Consumer
 
         self._consumer = Consumer(self.consumer)  # the group's metadata and committed offsets; never subscribes
-        group = str(self.consumer.get("group.id"))
-        PRODUCERS.prepare(self.producer, [transactional_id(group, partition) for partition in self.warm])
+        self._group = str(self.consumer["group.id"])
+        PRODUCERS.prepare(self.producer, [transactional_id(self._group, partition) for partition in self.warm])
 
     def start_bundle(self) -> None:
         self._outputs = BundleOutputs()
@@ -44,9 +44,8 @@ class _TransactFn(beam.DoFn):
         return ()  # transactions happen when the bundle finishes
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        group = str(self.consumer["group.id"])
         stretches = self._outputs.stretches()
-        tids = [transactional_id(group, stretch.partition) for stretch in stretches]
+        tids = [transactional_id(self._group, stretch.partition) for stretch in stretches]
         PRODUCERS.prepare(self.producer, tids)
         for stretch, tid in zip(stretches, tids, strict=True):
             produced = transact_fencing(PRODUCERS, self.producer, tid, self._consumer, stretch, self.topics)
@@ -72,10 +71,10 @@ class WriteKafkaExactlyOnce(beam.PTransform):
         producer: dict[str, Any],
         consumer: dict[str, Any],
         topics: dict[str, str],
-        warm: list[PartitionId] | None = None,
+        warm: list[PartitionId],
     ) -> None:
         super().__init__()
-        self._fn = _TransactFn(producer, consumer, topics, warm or [])
+        self._fn = _TransactFn(producer, consumer, topics, warm)
 
     def expand(self, outputs: beam.PCollection) -> beam.PCollection:
         return outputs | beam.ParDo(self._fn)

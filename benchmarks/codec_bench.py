@@ -24,7 +24,7 @@ from transforms.codecs.json_rows import json_lines
 from transforms.codecs.kafka_messages import encode_rows
 from transforms.core.ids import record_ids
 from transforms.core.rows import ResponseMeta, Segment, prediction_rows, prediction_schema
-from transforms.sources.kafka_decode import Message, MessageDecoder
+from transforms.sources.kafka_decode import Message, MessageBatch, MessageDecoder
 
 FEATURES = 16
 ROWS_PER_REQUEST = 500
@@ -99,7 +99,7 @@ def codec_figures(rows: int = 20_000, batch_sizes: tuple[int, ...] = (500,)) -> 
         cases = [
             (
                 f"Kafka JSON values -> Arrow table ({FEATURES} features)",
-                _each(decoder.decode, [messages[i : i + size] for i in starts]),
+                _each(decoder.decode, [MessageBatch.of(messages[i : i + size]) for i in starts]),
                 _each(_peer_decode, [values[i : i + size] for i in starts]),
             ),
             ("predictions -> Kafka message values", _each(encode_rows, tables), _each(_peer_kafka_values, tables)),

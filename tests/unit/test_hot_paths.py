@@ -16,7 +16,7 @@ from transforms.codecs.json_rows import json_lines
 from transforms.codecs.kafka_messages import encode_rows
 from transforms.codecs.requests import encode
 from transforms.core.settings import InvokeSettings
-from transforms.sources.kafka_decode import Message, MessageDecoder
+from transforms.sources.kafka_decode import Message, MessageBatch, MessageDecoder
 
 _probes: list[str] = []
 _counting = False
@@ -56,12 +56,20 @@ def test_batch_paths_do_not_probe_for_pandas():
         }
     )
     features = pa.table({"a": [0.5] * rows, "b": [1.0] * rows})
-    messages = [
-        Message(
-            topic="t", partition=0, offset=i, timestamp_ms=0, key=None, value=b'{"id": %d, "x": 0.5}' % i, headers=None
-        )
-        for i in range(rows)
-    ]
+    messages = MessageBatch.of(
+        [
+            Message(
+                topic="t",
+                partition=0,
+                offset=i,
+                timestamp_ms=0,
+                key=None,
+                value=b'{"id": %d, "x": 0.5}' % i,
+                headers=None,
+            )
+            for i in range(rows)
+        ]
+    )
     decoder = MessageDecoder("json", {"id": "int64", "x": "float64"})
     work = [
         lambda: json_lines(predictions),

@@ -12,7 +12,7 @@ from transforms.core.ids import record_ids
 from transforms.core.offsets import Manifest, PartitionId
 from transforms.core.rows import dead_letter_rows
 from transforms.core.stats import RunStats
-from transforms.sources.kafka_decode import Message, MessageDecoder
+from transforms.sources.kafka_decode import MessageBatch, MessageDecoder
 
 MALFORMED = "MalformedRecord"
 
@@ -49,7 +49,7 @@ class PollOutputs:
     manifest: Manifest
 
 
-def decode_poll_batch(spec: ReaderSpec, messages: list[Message], next_offset: int) -> PollOutputs:
+def decode_poll_batch(spec: ReaderSpec, messages: MessageBatch, next_offset: int) -> PollOutputs:
     """Decode one poll batch (non-empty, of one partition) covering offsets up to ``next_offset``."""
     decoded = spec.decoder.decode(messages)
     good, bad = decoded.split()
@@ -62,7 +62,7 @@ def decode_poll_batch(spec: ReaderSpec, messages: list[Message], next_offset: in
             dead_letter_rows(
                 passthrough=bad.select(dl.passthrough_columns).slice(i, 1),
                 ids=ids.slice(i, 1),
-                payloads=[messages[m.row].value or b""],
+                payloads=[messages.values[m.row] or b""],
                 info=ErrorInfo(error_class=MALFORMED, code="Undecodable", message=m.reason, retryable=False),
                 attempts=0,
                 endpoint=dl.endpoint_name,
@@ -75,11 +75,10 @@ def decode_poll_batch(spec: ReaderSpec, messages: list[Message], next_offset: in
         # The invoke step counts the rows it scores; the malformed ones are counted here.
         stats = RunStats(records_in=bad.num_rows, dead_letters_out=bad.num_rows)
         stats.dead_letters_by_class[MALFORMED] += bad.num_rows
-    first = messages[0]
     return PollOutputs(
         table=good if good.num_rows else None,
         dead_letters=dead_letters,
         stats=stats,
-        partition=PartitionId(first.topic, first.partition),
-        manifest=Manifest(first.offset, next_offset, len(messages)),
+        partition=PartitionId(messages.topics[0], messages.partitions[0]),
+        manifest=Manifest(messages.offsets[0], next_offset, len(messages)),
     )

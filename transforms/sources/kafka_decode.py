@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -54,12 +55,59 @@ class Message(NamedTuple):
     headers: list[tuple[str, bytes]] | None
 
 
-def from_confluent(msg: Any) -> Message:
-    ts_type, ts = msg.timestamp()
-    # _make is tuple's own constructor; Message(...) runs a generated Python __new__ per message (BENCHMARKS.md).
-    return Message._make(
-        (msg.topic(), msg.partition(), msg.offset(), ts if ts_type else None, msg.key(), msg.value(), msg.headers())
-    )
+_PARTS = tuple(operator.methodcaller(name) for name in ("topic", "partition", "offset", "key", "value", "headers"))
+_TIMESTAMP = operator.methodcaller("timestamp")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageBatch:
+    """Consumed messages, column by column (the fields of :class:`Message`). Built from the client's messages by
+    one C-level pass per column: no Python call or object per message on the read path."""
+
+    topics: Sequence[str]
+    partitions: Sequence[int]
+    offsets: Sequence[int]
+    timestamps_ms: Sequence[int | None]
+    keys: Sequence[bytes | None]
+    values: Sequence[bytes | None]
+    headers: Sequence[list[tuple[str, bytes]] | None]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def columns(self) -> list[Sequence[Any]]:
+        return [self.topics, self.partitions, self.offsets, self.timestamps_ms, self.keys, self.values, self.headers]
+
+    def head(self, n: int) -> MessageBatch:
+        return MessageBatch.of_columns([column[:n] for column in self.columns()])
+
+    @classmethod
+    def of_columns(cls, columns: Sequence[Sequence[Any]]) -> MessageBatch:
+        """From the columns in :class:`Message`'s field order."""
+        topics, partitions, offsets, timestamps_ms, keys, values, headers = columns
+        return cls(
+            topics=topics,
+            partitions=partitions,
+            offsets=offsets,
+            timestamps_ms=timestamps_ms,
+            keys=keys,
+            values=values,
+            headers=headers,
+        )
+
+    @classmethod
+    def of(cls, messages: Sequence[Message]) -> MessageBatch:
+        return cls.of_columns(list(zip(*messages, strict=True)) if messages else [[] for _ in Message._fields])
+
+    @classmethod
+    def from_confluent(cls, messages: Sequence[Any]) -> MessageBatch:
+        """confluent-kafka's messages (none an error) as columns."""
+        topics, partitions, offsets, keys, values, headers = (list(map(part, messages)) for part in _PARTS)
+        stamps = list(map(_TIMESTAMP, messages))  # (type, ms); type 0: the message has no timestamp
+        timestamps: Sequence[int | None] = list(map(operator.itemgetter(1), stamps))
+        if not all(map(operator.itemgetter(0), stamps)):
+            timestamps = [ms if kind else None for kind, ms in stamps]
+        return cls.of_columns([topics, partitions, offsets, timestamps, keys, values, headers])
 
 
 class Malformed(NamedTuple):
@@ -102,7 +150,7 @@ def _convert(value: Any, kind: str) -> Any:
 
 
 class MessageDecoder:
-    """Turns a list of messages into one Arrow table with the message columns and the value columns."""
+    """Turns a batch of messages into one Arrow table with the message columns and the value columns."""
 
     def __init__(
         self, value_format: ValueFormat, value_columns: dict[str, ValueType], csv_delimiter: str = ","
@@ -133,9 +181,8 @@ class MessageDecoder:
                 raise ValueError(f"expected {len(names)} CSV fields, got {len(raw)}")
         return [_convert(v, self.value_columns[n]) for n, v in zip(names, raw, strict=True)]
 
-    def decode(self, messages: Sequence[Message]) -> Decoded:
-        meta: list[Sequence[Any]] = list(zip(*messages, strict=True)) if messages else [[]] * len(MESSAGE_FIELDS)
-        arrays = [pa.array(list(values), f.type) for values, f in zip(meta, MESSAGE_FIELDS, strict=True)]
+    def decode(self, messages: MessageBatch) -> Decoded:
+        arrays = [pa.array(values, f.type) for values, f in zip(messages.columns(), MESSAGE_FIELDS, strict=True)]
         decoded = None
         if self.value_columns and self.value_format == "json":
             decoded = json_values_in_arrow(
@@ -144,13 +191,13 @@ class MessageDecoder:
         columns, malformed = decoded or self.values_one_by_one(messages)
         return Decoded(pa.Table.from_arrays(arrays + columns, schema=self.schema), malformed)
 
-    def values_one_by_one(self, messages: Sequence[Message]) -> tuple[list[pa.Array], list[Malformed]]:
+    def values_one_by_one(self, messages: MessageBatch) -> tuple[list[pa.Array], list[Malformed]]:
         """The reference path: every message parsed alone, so each bad one is named with its reason."""
         columns: list[list[Any]] = [[] for _ in self.value_columns]
         malformed: list[Malformed] = []
-        for i, msg in enumerate(messages):
+        for i, value in enumerate(messages.values):
             try:
-                values = self._fields(msg.value) if self.value_columns else []
+                values = self._fields(value) if self.value_columns else []
             except (ValueError, RecursionError) as exc:  # bad JSON or text; JSON nested deeper than the stack
                 malformed.append(Malformed(i, f"{self.value_format} value: {exc}"[:512]))
                 values = [None] * len(self.value_columns)

@@ -17,7 +17,7 @@ from apache_beam.io.kafka import ReadFromKafka
 from apache_beam.transforms.external import JavaJarExpansionService
 
 from transforms.sources.kafka_batch import ReaderSpec, decode_poll_batch
-from transforms.sources.kafka_decode import Message
+from transforms.sources.kafka_decode import Message, MessageBatch
 from transforms.sources.kafka_read import DEAD_LETTERS, STATS, TABLES, tagged
 
 
@@ -43,7 +43,8 @@ class _DecodeBatchFn(beam.DoFn):
 
     def process(self, messages: list[Message]) -> Iterator[Any]:
         # KafkaIO commits its own offsets: no manifests.
-        yield from tagged(decode_poll_batch(self.spec, messages, messages[-1].offset + 1), manifests=False)
+        batch = MessageBatch.of(messages)
+        yield from tagged(decode_poll_batch(self.spec, batch, batch.offsets[-1] + 1), manifests=False)
 
 
 class ReadKafkaJava(beam.PTransform):

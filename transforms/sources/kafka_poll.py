@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable
 from typing import Any
 
-from transforms.sources.kafka_decode import Message, from_confluent
+from transforms.sources.kafka_decode import MessageBatch
 
+_ERROR = operator.methodcaller("error")
 STREAM_FETCH_MIN_BYTES = 16 * 1024
 
 
@@ -83,7 +85,7 @@ def poll_batch(
     next_offset: int,
     closes_by: float | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> list[Message]:
+) -> MessageBatch:
     """Up to ``max_records`` messages from ``next_offset`` on and below ``stop_before``, closed ``max_wait_ms``
     after the poll began, or at ``closes_by`` (on ``clock``) if that comes first.
 
@@ -94,24 +96,29 @@ def poll_batch(
     """
     from confluent_kafka import KafkaError, KafkaException
 
-    batch: list[Message] = []
+    taken: list[Any] = []  # the client's messages, converted column by column once the batch closes
     deadline = clock() + max_wait_ms / 1000
     if closes_by is not None:
         deadline = min(deadline, closes_by)
-    while len(batch) < max_records:
-        at = batch[-1].offset + 1 if batch else next_offset
-        wanted = min(max_records - len(batch), stop_before - at)
+    at = next_offset
+    while len(taken) < max_records:
+        wanted = min(max_records - len(taken), stop_before - at)
         if wanted <= 0:
             break
-        for msg in consumer.consume(wanted, timeout=max(deadline - clock(), 0.0)):
-            error = msg.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise KafkaException(error)
-            if msg.offset() >= stop_before:
-                return batch
-            batch.append(from_confluent(msg))
-        if (batch and batch[-1].offset + 1 >= stop_before) or clock() >= deadline:
+        got = consumer.consume(wanted, timeout=max(deadline - clock(), 0.0))
+        if any(map(_ERROR, got)):  # rare: the end of a partition, or an error to raise
+            for msg in got:
+                error = msg.error()
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(error)
+            got = [msg for msg in got if msg.error() is None]
+        if got and got[-1].offset() >= stop_before:
+            got = [msg for msg in got if msg.offset() < stop_before]
+            taken += got
             break
-    return batch
+        if got:
+            taken += got
+            at = got[-1].offset() + 1
+        if at >= stop_before or clock() >= deadline:
+            break
+    return MessageBatch.from_confluent(taken)

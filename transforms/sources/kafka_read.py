@@ -8,9 +8,9 @@ whichever comes first) becomes one Arrow table.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -27,7 +27,10 @@ from transforms.sources.kafka_poll import PartitionConsumers, backlog, poll_batc
 
 TABLES, DEAD_LETTERS, STATS, MANIFESTS = "tables", "dead_letters", "stats", "manifests"
 CATCH_UP_SECONDS = 5.0  # the longest a streaming read call keeps reading a backlog before it checkpoints
-BACKLOG_BATCHES = 4  # a partition further behind than this many poll batches is caught up in longer calls
+# A partition further behind than this many poll batches is caught up in longer calls, and a backlog (that, or a
+# bounded read) in batches this many times larger: a table has a fixed cost (Arrow calls, Beam elements, a
+# request plan) that a larger one pays over more records, and a batch within a backlog never waits to fill.
+BACKLOG_BATCHES = 4
 
 
 def tagged(outputs: PollOutputs, manifests: bool = True, carry: bool = False) -> Iterator[TaggedOutput]:
@@ -74,14 +77,23 @@ class _ReadRangeFn(_PartitionReaderFn):
         at = rng.start
         while at < rng.end:
             consumer = self._consumers.at(rng.topic, rng.partition, at)
-            batch = poll_batch(consumer, spec.max_records, max(spec.max_wait_ms, 1000), rng.end, next_offset=at)
+            size = spec.max_records * BACKLOG_BATCHES
+            batch = poll_batch(consumer, size, max(spec.max_wait_ms, 1000), rng.end, next_offset=at)
             if not batch:
                 # Compacted or transactional topics have offsets with no record: ask where we are.
                 if position(consumer, rng.topic, rng.partition) >= rng.end:
                     break
                 continue
-            at = batch[-1].offset + 1
+            at = batch.offsets[-1] + 1
             yield from tagged(decode_poll_batch(spec, batch, at), carry=spec.carry)
+
+
+def claim(tracker: Any, offsets: Sequence[int]) -> int:
+    """How many of a batch's (increasing) offsets the tracker lets this call emit: one claim, of the last offset
+    inside the restriction, covers every offset before it. A refused claim (the restriction split meanwhile)
+    emits none; the residual restriction starts at or before them."""
+    inside = bisect.bisect_left(offsets, tracker.current_restriction().stop)
+    return inside if inside and tracker.try_claim(offsets[inside - 1]) else 0
 
 
 class _PartitionTracker(OffsetRestrictionTracker):
@@ -145,18 +157,22 @@ class _ReadStreamFn(_PartitionReaderFn):
             self._first_batches_close_by = now + spec.max_wait_ms / 1000
         closes_by: float | None = self._first_batches_close_by
         checkpointed = False  # by the runner: the rest of the restriction is another call's
+
+        def lagging() -> bool:
+            return backlog(consumer, rng.topic, rng.partition, at) > BACKLOG_BATCHES * spec.max_records
+
+        behind = lagging()
         reading = True
         while reading:
-            batch = poll_batch(
-                consumer, spec.max_records, spec.max_wait_ms, END_OF_PARTITION, next_offset=at, closes_by=closes_by
-            )
+            size = spec.max_records * (BACKLOG_BATCHES if behind else 1)
+            batch = poll_batch(consumer, size, spec.max_wait_ms, END_OF_PARTITION, next_offset=at, closes_by=closes_by)
             closes_by = None  # a backlog's further batches fill at once
-            claimed = list(itertools.takewhile(lambda m: tracker.try_claim(m.offset), batch))
+            claimed = claim(tracker, batch.offsets)
             if claimed:
-                at = claimed[-1].offset + 1
-                yield from tagged(decode_poll_batch(spec, claimed, at), carry=spec.carry)
-            checkpointed = len(claimed) < len(batch)
-            behind = backlog(consumer, rng.topic, rng.partition, at) > BACKLOG_BATCHES * spec.max_records
+                at = batch.offsets[claimed - 1] + 1
+                yield from tagged(decode_poll_batch(spec, batch.head(claimed), at), carry=spec.carry)
+            checkpointed = claimed < len(batch)
+            behind = lagging()
             reading = behind and not checkpointed and time.monotonic() < until
         if not checkpointed:
             tracker.defer_remainder(Duration.of(0) if batch else Duration.of(0.05))

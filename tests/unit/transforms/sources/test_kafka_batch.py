@@ -5,7 +5,7 @@ import pyarrow as pa
 from transforms.core.offsets import Manifest, PartitionId
 from transforms.core.rows import dead_letter_schema
 from transforms.sources.kafka_batch import MALFORMED, DeadLetterSpec, ReaderSpec, decode_poll_batch
-from transforms.sources.kafka_decode import KAFKA_KEY_COLUMNS, Message, MessageDecoder
+from transforms.sources.kafka_decode import KAFKA_KEY_COLUMNS, Message, MessageBatch, MessageDecoder
 
 
 def spec() -> ReaderSpec:
@@ -30,7 +30,9 @@ def message(offset: int, value: bytes) -> Message:
 
 
 def test_malformed_messages_become_counted_dead_letters_and_the_manifest_covers_the_whole_batch():
-    out = decode_poll_batch(spec(), [message(10, b'{"x": 1}'), message(11, b"nope"), message(13, b'{"x": 2}')], 14)
+    out = decode_poll_batch(
+        spec(), MessageBatch.of([message(10, b'{"x": 1}'), message(11, b"nope"), message(13, b'{"x": 2}')]), 14
+    )
     assert out.table is not None and out.table.column("x").to_pylist() == [1.0, 2.0]
     assert out.dead_letters is not None and out.dead_letters.column("kafka_offset").to_pylist() == [11]
     dead = out.dead_letters.to_pylist()[0]
@@ -40,5 +42,5 @@ def test_malformed_messages_become_counted_dead_letters_and_the_manifest_covers_
 
 
 def test_a_clean_batch_has_no_dead_letters_and_no_stats_of_its_own():
-    out = decode_poll_batch(spec(), [message(0, b'{"x": 1}')], 1)
+    out = decode_poll_batch(spec(), MessageBatch.of([message(0, b'{"x": 1}')]), 1)
     assert out.dead_letters is None and out.stats is None and out.manifest == Manifest(0, 1, 1)

@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from transforms.sources.kafka_decode import Message, MessageDecoder, json_values_in_arrow
+from transforms.sources.kafka_decode import Message, MessageBatch, MessageDecoder, json_values_in_arrow
 
 
 def msg(offset: int, value: bytes | None, key: bytes | None = b"k") -> Message:
@@ -29,7 +29,7 @@ def test_json_values_decode_and_bad_ones_are_reported_not_dropped():
         msg(5, b'{"id": 6, "x": true}'),
         msg(6, None),
     ]
-    decoded = decoder.decode(messages)
+    decoded = decoder.decode(MessageBatch.of(messages))
     assert decoded.table.num_rows == 7
     assert [m.row for m in decoded.malformed] == [1, 2, 3, 5, 6]
     assert "missing fields ['x']" in decoded.malformed[1].reason
@@ -77,35 +77,72 @@ def test_json_values_parsed_in_arrow_match_parsing_one_by_one(values, in_arrow):
 
     decoder = MessageDecoder("json", COLUMNS)
     messages = [msg(i, v) for i, v in enumerate(values)]
-    reference_columns, reference_malformed = decoder.values_one_by_one(messages)
+    reference_columns, reference_malformed = decoder.values_one_by_one(MessageBatch.of(messages))
     fast = json_values_in_arrow(pa.array(values, pa.binary()), decoder.schema, list(COLUMNS))
     assert (fast is not None) == in_arrow
     if fast is not None:
         assert [c.to_pylist() for c in fast[0]] == [c.to_pylist() for c in reference_columns]
         assert fast[1] == reference_malformed
-    decoded = decoder.decode(messages)  # either way, the same table
+    decoded = decoder.decode(MessageBatch.of(messages))  # either way, the same table
     assert decoded.table.select(list(COLUMNS)).columns == [pa.chunked_array([c]) for c in reference_columns]
     assert decoded.malformed == reference_malformed
 
 
 def test_csv_lines_and_raw_values():
     csv = MessageDecoder("csv", {"a": "float64", "b": "string"}, csv_delimiter=";")
-    decoded = csv.decode([msg(0, b"1.5;x\n"), msg(1, b"1;2;3"), msg(2, b"abc;y")])
+    decoded = csv.decode(MessageBatch.of([msg(0, b"1.5;x\n"), msg(1, b"1;2;3"), msg(2, b"abc;y")]))
     assert decoded.table.column("a").to_pylist() == [1.5, None, None]
     assert [m.row for m in decoded.malformed] == [1, 2]
     raw = MessageDecoder("raw", {"ignored": "float64"})
-    decoded = raw.decode([msg(7, b"\x00\x01")])
+    decoded = raw.decode(MessageBatch.of([msg(7, b"\x00\x01")]))
     assert decoded.malformed == [] and decoded.table.column("kafka_value").to_pylist() == [b"\x00\x01"]
     assert "ignored" not in decoded.table.column_names
 
 
 def test_csv_bool_fields_read_true_and_false():
     decoder = MessageDecoder("csv", {"ok": "bool", "x": "float64"})
-    decoded = decoder.decode([msg(0, b"true,1"), msg(1, b"False,2"), msg(2, b"yes,3")])
+    decoded = decoder.decode(MessageBatch.of([msg(0, b"true,1"), msg(1, b"False,2"), msg(2, b"yes,3")]))
     assert decoded.table.column("ok").to_pylist() == [True, False, None]
     assert [m.row for m in decoded.malformed] == [2]
 
 
 def test_empty_batch_decodes_to_an_empty_table():
     decoder = MessageDecoder("json", {"x": "float64"})
-    assert decoder.decode([]).table.num_rows == 0
+    assert decoder.decode(MessageBatch.of([])).table.num_rows == 0
+
+
+class ClientMessage:
+    """confluent-kafka's Message surface: one method per part."""
+
+    def __init__(self, offset: int, timestamp: tuple[int, int]) -> None:
+        self._offset, self._timestamp = offset, timestamp
+
+    def topic(self) -> str:
+        return "t"
+
+    def partition(self) -> int:
+        return 2
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return self._timestamp
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def value(self) -> bytes:
+        return b"{}"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [("h", b"v")]
+
+
+def test_client_messages_become_the_columns_of_the_same_messages():
+    batch = MessageBatch.from_confluent([ClientMessage(0, (1, 1_700_000_000_000)), ClientMessage(1, (1, 7))])
+    expected = MessageBatch.of([msg(0, b"{}"), msg(1, b"{}")._replace(timestamp_ms=7)])
+    assert [list(c) for c in batch.columns()] == [list(c) for c in expected.columns()]
+    unstamped = MessageBatch.from_confluent([ClientMessage(0, (1, 5)), ClientMessage(1, (0, -1))])
+    assert list(unstamped.timestamps_ms) == [5, None]  # type 0: the message has no timestamp
+    assert list(unstamped.head(1).offsets) == [0] and len(unstamped.head(1)) == 1

@@ -53,7 +53,7 @@ def test_a_batch_closes_at_max_wait_even_if_not_full():
     batch = poll_batch(
         consumer, max_records=500, max_wait_ms=450, stop_before=2**63 - 1, next_offset=0, clock=lambda: now[0]
     )
-    assert [m.offset for m in batch] == [0, 1, 2, 3]  # 4 arrivals within 450 ms, then the batch closes
+    assert list(batch.offsets) == [0, 1, 2, 3]  # 4 arrivals within 450 ms, then the batch closes
     assert now[0] <= 0.45 + 1e-9 and max(consumer.timeouts) <= 0.45
 
 
@@ -67,9 +67,9 @@ def test_a_batch_closes_when_full_or_at_the_end_of_its_range():
         return poll_batch(consumer, max_records, 1000, stop_before, next_offset=0, clock=lambda: now[0])
 
     full = poll(max_records=3, stop_before=100)
-    assert [m.offset for m in full] == [0, 1, 2]
+    assert list(full.offsets) == [0, 1, 2]
     bounded = poll(max_records=10, stop_before=2)
-    assert [m.offset for m in bounded] == [0, 1]
+    assert list(bounded.offsets) == [0, 1]
 
 
 class BacklogConsumer:
@@ -100,7 +100,7 @@ def test_the_end_of_a_bounded_range_is_read_without_waiting_for_messages_that_ca
             consumer, max_records=500, max_wait_ms=1000, stop_before=1_203, next_offset=at, clock=lambda: now[0]
         )
         batches.append(len(batch))
-        at = batch[-1].offset + 1
+        at = batch.offsets[-1] + 1
     assert batches == [500, 500, 200] and consumer.asked == [500, 500, 200] and now[0] == 0.0
 
 
@@ -112,14 +112,14 @@ def test_a_batch_closes_by_a_time_it_is_given_and_then_takes_only_what_is_there(
     batch = poll_batch(
         consumer, 500, max_wait_ms=450, stop_before=2**63 - 1, next_offset=0, closes_by=0.25, clock=lambda: now[0]
     )
-    assert [m.offset for m in batch] == [0, 1]  # arrivals at 0.1 and 0.2, then closed at 0.25, not 0.45
+    assert list(batch.offsets) == [0, 1]  # arrivals at 0.1 and 0.2, then closed at 0.25, not 0.45
     assert now[0] <= 0.25 + 1e-9
 
     held = BacklogConsumer(now, count=3)
     late = poll_batch(
         held, 500, max_wait_ms=450, stop_before=2**63 - 1, next_offset=0, closes_by=0.0, clock=lambda: now[0]
     )
-    assert [m.offset for m in late] == [0, 1, 2]  # its time was up: what the consumer held, without waiting
+    assert list(late.offsets) == [0, 1, 2]  # its time was up: what the consumer held, without waiting
     assert now[0] <= 0.25 + 1e-9
 
 

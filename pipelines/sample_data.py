@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.codecs.kafka_messages import OutputMessage
+from transforms.codecs.kafka_messages import OutputMessages
 from transforms.sinks.kafka_delivery import deliver, producer_config
 
 
@@ -54,5 +54,6 @@ def produce_sample(bootstrap: str, topic: str, rows: int, features: int = 4, sta
     from confluent_kafka import Producer
 
     producer = Producer(producer_config(bootstrap, {}))
-    deliver(producer, topic, (OutputMessage(key, value, []) for key, value in sample_messages(rows, features, start)))
+    keys, values = zip(*sample_messages(rows, features, start), strict=True) if rows else ((), ())
+    deliver(producer, topic, OutputMessages(keys, values, [[]] * rows))
     return rows

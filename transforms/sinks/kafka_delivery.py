@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import collections
+import itertools
+import operator
 from typing import Any
 
-from transforms.codecs.kafka_messages import OutputMessage
+from transforms.codecs.kafka_messages import OutputMessages
 
 FLUSH_TIMEOUT_S = 60.0
+_SECOND = operator.itemgetter(1)
 
 
 class UndeliveredMessages(RuntimeError):
@@ -41,19 +44,41 @@ class Delivery:
         if err is not None:
             self._errors.append(str(err))
 
-    def produce(self, messages: Iterable[OutputMessage]) -> None:
+    def produce(self, messages: OutputMessages) -> None:
         """Queue every message (a full local queue is waited out); serves the delivery reports due so far."""
-        producer = self.producer
-        for message in messages:
-            while True:
-                try:
-                    producer.produce(
-                        self.topic, message.value, message.key, headers=message.headers, on_delivery=self._delivered
-                    )
-                    break
-                except BufferError:  # the local queue is full: let deliveries drain
-                    producer.poll(0.1)
-        producer.poll(0)
+        start = 0
+        while (refused := self._produce_from(messages, start)) is not None:
+            self.producer.poll(0.1)  # the local queue is full: let deliveries drain
+            start = refused
+        self.producer.poll(0)
+
+    def _produce_from(self, messages: OutputMessages, start: int) -> int | None:
+        """Produce ``messages[start:]``; the index of the first the full queue refused, or None.
+
+        The loop runs in C (starmap over zipped columns, arguments by position): a Python loop with a
+        try block and keywords per message costs more than the produce call itself. ``sent`` counts the
+        messages handed to ``produce``, so a refused one is known by the count.
+        """
+        rest = itertools.repeat  # topic, partition (any), callback, timestamp (now) are the same for all
+        calls = zip(
+            rest(self.topic),
+            itertools.islice(messages.values, start, None),
+            itertools.islice(messages.keys, start, None),
+            rest(-1),
+            rest(self._delivered),
+            rest(None),
+            rest(0),
+            itertools.islice(messages.headers, start, None),
+            strict=False,  # the repeats are endless
+        )
+        sent = itertools.count(start)
+        try:
+            collections.deque(
+                itertools.starmap(self.producer.produce, map(_SECOND, zip(sent, calls, strict=False))), maxlen=0
+            )
+        except BufferError:
+            return next(sent) - 1
+        return None
 
     def confirm(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
         """Flush; raise :class:`UndeliveredMessages` unless every message produced so far is acknowledged."""
@@ -63,7 +88,7 @@ class Delivery:
             raise UndeliveredMessages(f"{len(errors) + left} messages to {self.topic} not delivered: {errors[:1]}")
 
 
-def deliver(producer: Any, topic: str, messages: Iterable[OutputMessage], timeout: float = FLUSH_TIMEOUT_S) -> None:
+def deliver(producer: Any, topic: str, messages: OutputMessages, timeout: float = FLUSH_TIMEOUT_S) -> None:
     """Produce every message, then flush; raise :class:`UndeliveredMessages` unless all are acknowledged."""
     delivery = Delivery(producer, topic)
     delivery.produce(messages)

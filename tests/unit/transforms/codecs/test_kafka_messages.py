@@ -18,14 +18,14 @@ def test_output_messages_keep_the_key_and_carry_id_and_variant_headers():
         }
     )
     out = encode_rows(table)
-    assert [m.key for m in out] == [b"k1", None]
-    assert out[0].headers == [("inference_id", b"id-4"), ("invoked_variant", b"variant-a")]
-    assert out[1].headers == [("inference_id", b"id-5")]
+    assert list(out.keys) == [b"k1", None]
+    assert out.headers[0] == [("inference_id", b"id-4"), ("invoked_variant", b"variant-a")]
+    assert out.headers[1] == [("inference_id", b"id-5")]
     every_variant = encode_rows(table.set_column(3, "invoked_variant", pa.array(["variant-a", "variant-b"])))
-    assert [m.headers for m in every_variant] == [  # lists: confluent-kafka refuses tuples
+    assert list(every_variant.headers) == [  # lists: confluent-kafka refuses tuples
         [("inference_id", b"id-4"), ("invoked_variant", b"variant-a")],
         [("inference_id", b"id-5"), ("invoked_variant", b"variant-b")],
     ]
-    body = json.loads(out[0].value)
+    body = json.loads(out.values[0])
     assert body["kafka_offset"] == 4 and "kafka_key" not in body
-    assert body["payload"] == {"base64": "//4="} and json.loads(out[1].value)["payload"] == "ok"
+    assert body["payload"] == {"base64": "//4="} and json.loads(out.values[1])["payload"] == "ok"

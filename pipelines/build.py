@@ -194,8 +194,9 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig, ctx: RunContext) -> beam
             written = [scored[OUTPUTS] | "Transact" >> transact]
         else:
             written = [
-                dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters),
-                scored[PREDICTIONS] | "ProducePredictions" >> WriteKafka(producer, out.predictions),
+                dead | "ProduceDeadLetters" >> WriteKafka(producer, out.dead_letters, acknowledge=config.streaming),
+                scored[PREDICTIONS]
+                | "ProducePredictions" >> WriteKafka(producer, out.predictions, acknowledge=config.streaming),
             ]
         if config.streaming:
             if read.consumer and not exactly_once:

@@ -8,9 +8,13 @@ text keyed by partition, because Prism decodes only Beam's standard coders.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 END_OF_PARTITION = 2**63 - 1
 
@@ -62,9 +66,23 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Acks:
-    """Offsets of one partition whose outputs a sink has made durable."""
+    """Offsets of one partition whose outputs a sink has made durable, as runs ``[start, stop)``: a table's
+    offsets are mostly one run, so an acknowledgement costs the same for 1 record or 16,000."""
 
-    offsets: tuple[int, ...]
+    runs: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, offsets: Iterable[int] | np.ndarray) -> Acks:
+        unique = np.unique(np.asarray(offsets, dtype=np.int64))
+        if not len(unique):
+            return cls(())
+        breaks = np.flatnonzero(np.diff(unique) != 1) + 1
+        starts = unique[np.concatenate(([0], breaks))]
+        stops = unique[np.concatenate((breaks - 1, [len(unique) - 1]))] + 1
+        return cls(tuple(zip(starts.tolist(), stops.tolist(), strict=True)))
+
+    def offsets(self) -> set[int]:
+        return set(itertools.chain.from_iterable(range(start, stop) for start, stop in self.runs))
 
 
 OffsetMessage = Manifest | Acks
@@ -73,10 +91,8 @@ OffsetMessage = Manifest | Acks
 def encode_offset_message(partition: PartitionId, message: OffsetMessage) -> tuple[str, str]:
     """(partition key, JSON text) for the committer."""
     if isinstance(message, Manifest):
-        body: dict[str, list[int]] = {"manifest": [message.first, message.next, message.records]}
-    else:
-        body = {"acks": list(message.offsets)}
-    return partition.key, json.dumps(body)
+        return partition.key, json.dumps({"manifest": [message.first, message.next, message.records]})
+    return partition.key, json.dumps({"acks": message.runs})
 
 
 def decode_offset_message(text: str) -> OffsetMessage:
@@ -84,4 +100,4 @@ def decode_offset_message(text: str) -> OffsetMessage:
     if "manifest" in body:
         first, next_offset, records = body["manifest"]
         return Manifest(first, next_offset, records)
-    return Acks(tuple(body["acks"]))
+    return Acks(tuple((start, stop) for start, stop in body["acks"]))

@@ -1,5 +1,5 @@
-"""Kafka sink: each row a message on the topic; once per bundle a flush, then the input offsets it covered are
-acknowledged (never before: an offset is committed only once its outputs are durable)."""
+"""Kafka sink: each row a message on the topic; once per bundle a flush, then, in a stream, the input offsets it
+covered are acknowledged (never before: an offset is committed only once its outputs are durable)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from transforms.sinks.offset_ledger import acks
 
 
 class _ProduceFn(beam.DoFn):
-    def __init__(self, conf: dict[str, Any], topic: str) -> None:
+    def __init__(self, conf: dict[str, Any], topic: str, acknowledge: bool) -> None:
         self.conf = conf
         self.topic = topic
+        self.acknowledge = acknowledge
 
     def setup(self) -> None:
         from confluent_kafka import Producer
@@ -31,7 +32,8 @@ class _ProduceFn(beam.DoFn):
 
     def process(self, table: pa.Table, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam) -> None:
         self._delivery.produce(encode_rows(table))
-        self._acks += [WindowedValue(ack, timestamp, (window,)) for ack in acks(table)]
+        if self.acknowledge:
+            self._acks += [WindowedValue(ack, timestamp, (window,)) for ack in acks(table)]
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         self._delivery.confirm()  # one flush for the bundle; a failure fails it, and no offset is acknowledged
@@ -44,11 +46,13 @@ class _ProduceFn(beam.DoFn):
 
 
 class WriteKafka(beam.PTransform):
-    """Arrow tables -> messages on ``topic``; outputs the acknowledgements (offset messages) of what was flushed."""
+    """Arrow tables -> messages on ``topic``. With ``acknowledge`` (a stream's offsets are committed as its outputs
+    are flushed), outputs the acknowledgements (offset messages) of what was flushed; else nothing (a bounded read
+    commits its whole range once every sink has finished)."""
 
-    def __init__(self, conf: dict[str, Any], topic: str) -> None:
+    def __init__(self, conf: dict[str, Any], topic: str, *, acknowledge: bool) -> None:
         super().__init__()
-        self._fn = _ProduceFn(conf, topic)
+        self._fn = _ProduceFn(conf, topic, acknowledge)
 
     def expand(self, tables: beam.PCollection) -> beam.PCollection:
         return tables | beam.ParDo(self._fn).with_output_types(tuple[str, str])

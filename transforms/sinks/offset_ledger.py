@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms.core.offsets import Acks, Manifest, OffsetMessage, PartitionId, encode_offset_message
 
@@ -17,6 +18,11 @@ def acks(table: pa.Table) -> Iterator[tuple[str, str]]:
     """The encoded :class:`Acks` of each partition the rows of ``table`` came from (none for non-Kafka rows)."""
     if "kafka_offset" not in table.column_names:
         return
+    topics, partitions = pc.unique(table.column("kafka_topic")), pc.unique(table.column("kafka_partition"))
+    if len(topics) == 1 and len(partitions) == 1:  # a table from one poll batch: no grouping
+        offsets = table.column("kafka_offset").to_numpy()
+        yield encode_offset_message(PartitionId(topics[0].as_py(), partitions[0].as_py()), Acks.of(offsets))
+        return
     grouped = table.group_by(["kafka_topic", "kafka_partition"]).aggregate([("kafka_offset", "list")])
     for topic, partition, offsets in zip(
         grouped.column("kafka_topic").to_pylist(),
@@ -24,7 +30,7 @@ def acks(table: pa.Table) -> Iterator[tuple[str, str]]:
         grouped.column("kafka_offset_list").to_pylist(),
         strict=True,
     ):
-        yield encode_offset_message(PartitionId(topic, partition), Acks(tuple(offsets)))
+        yield encode_offset_message(PartitionId(topic, partition), Acks.of(offsets))
 
 
 @dataclass(kw_only=True)
@@ -40,7 +46,7 @@ class PartitionLedger:
         if isinstance(message, Manifest):
             self.add_manifest(message)
         else:
-            self.add_acks(message.offsets)
+            self.add_acks(message)
 
     def add_manifest(self, m: Manifest) -> None:
         if m.first in self.manifests or (self.committed is not None and m.next <= self.committed):
@@ -50,14 +56,18 @@ class PartitionLedger:
         self.early -= mine
         self.acked.setdefault(m.first, set()).update(mine)
 
-    def add_acks(self, offsets: tuple[int, ...]) -> None:
-        for offset in offsets:
-            owner = next((m for m in self.manifests.values() if m.first <= offset < m.next), None)
-            if owner is None:
-                if self.committed is None or offset >= self.committed:
-                    self.early.add(offset)
-            else:
-                self.acked[owner.first].add(offset)
+    def add_acks(self, acks: Acks) -> None:
+        pending = acks.offsets()  # set operations over ranges: no Python step per offset
+        for first, m in self.manifests.items():
+            if not pending:
+                return
+            mine = pending.intersection(range(m.first, m.next))
+            if mine:
+                self.acked[first].update(mine)
+                pending -= mine
+        if pending and self.committed is not None:
+            pending.difference_update(range(min(pending), self.committed))  # replays of committed batches
+        self.early |= pending
 
     def advance(self) -> int | None:
         """The new offset to commit, if the complete batches from the last commit on moved it."""

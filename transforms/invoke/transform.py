@@ -23,6 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.batching.plan import BatchPlan, BatchPlanner
 from transforms.core.carried import CarriedBatch
+from transforms.core.collector import collect_less_often
 from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.invoke.client import StaticCredentials, make_client
 from transforms.invoke.concurrency import AdaptiveLimiter
@@ -64,6 +65,7 @@ class WorkerResources:
 
     def __init__(self, spec: InvokeSpec) -> None:
         settings = spec.settings
+        collect_less_often()  # once per worker process, as the rest
         self.loop = WorkerLoop()
         self.client = make_client(spec.endpoint, settings.concurrency, spec.credentials, settings.client)
         self.loop.on_close(self.client.close)

@@ -304,6 +304,34 @@ def test_a_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
     assert all(len(v) == 1 for v in ids.values())  # a replayed record carries the id it had before
 
 
+def test_a_stream_failing_between_produce_and_flush_commits_only_what_is_written(kafka_broker):
+    """A failpoint fails the first bundles after their messages are produced and before the flush that confirms
+    them: the job stops (Prism), every committed offset below the failure has its output, and the restarted
+    stream scores the rest."""
+    topics = Topics(kafka_broker, partitions=2)
+    topics.produce(400)
+    os.environ["SMSCORE_FAILPOINTS"] = "produce-before-flush:2"
+    try:
+        proc = start_stream(topics, "--set", "source.start=earliest")
+    finally:
+        del os.environ["SMSCORE_FAILPOINTS"]
+    deadline = time.monotonic() + 150
+    while proc.poll() is None and topics.committed() != topics.ends() and time.monotonic() < deadline:
+        time.sleep(1)
+    failed_log = stop(proc) if proc.poll() is None else proc.output()
+    assert "failpoint produce-before-flush" in failed_log
+    committed = topics.committed()
+    written = offsets_of(topics.read(topics.predictions, sum(max(end, 0) for end in committed.values()), 30))
+    assert all((p, o) in written for p, end in committed.items() for o in range(max(end, 0))), committed
+    proc = start_stream(topics)
+    try:
+        wait_for(lambda: topics.committed() == topics.ends(), 150, proc)
+    finally:
+        log = stop(proc)
+    seen = offsets_of(topics.read(topics.predictions, 400))
+    assert len(seen) == 400, _missing_report(topics, seen, log)
+
+
 @pytest.mark.flink
 def test_java_kafkaio_reader_on_flink_bounded(kafka_broker, tmp_path):
     require_flink_and_kafka_io()

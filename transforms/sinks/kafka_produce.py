@@ -11,6 +11,7 @@ import pyarrow as pa
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.codecs.kafka_messages import encode_rows
+from transforms.core.failpoints import failpoint
 from transforms.sinks.kafka_delivery import FLUSH_TIMEOUT_S, Delivery
 from transforms.sinks.offset_ledger import acks
 
@@ -36,6 +37,7 @@ class _ProduceFn(beam.DoFn):
             self._acks += [WindowedValue(ack, timestamp, (window,)) for ack in acks(table)]
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
+        failpoint("produce-before-flush")  # produced, not confirmed: what a crash here must not lose
         self._delivery.confirm()  # one flush for the bundle; a failure fails it, and no offset is acknowledged
         yield from self._acks
 

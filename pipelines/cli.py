@@ -115,7 +115,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipelines.run import RunRequest, run
+    from transforms.core.collector import loading_modules
+
+    with loading_modules():
+        from pipelines.run import RunRequest, run
 
     return run(
         RunRequest(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 GEN0_THRESHOLD = 10_000
 
@@ -18,3 +20,22 @@ def collect_less_often() -> None:
     first, *older = gc.get_threshold()
     if 0 < first < GEN0_THRESHOLD:  # 0: the user turned collection off
         gc.set_threshold(GEN0_THRESHOLD, *older)
+
+
+@contextlib.contextmanager
+def loading_modules() -> Iterator[None]:
+    """Import with the collector off, then set what the imports made aside (``gc.freeze``).
+
+    A job imports Beam, pyarrow, gRPC and their kin: hundreds of thousands of objects that live as long as the
+    process. Collecting among them while they load finds nothing and slows start-up (~0.2 s here), and every
+    later full collection would traverse them again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        collect_less_often()
+        if enabled:
+            gc.enable()

@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from transforms.core.collector import GEN0_THRESHOLD, collect_less_often
+from transforms.core.collector import GEN0_THRESHOLD, collect_less_often, loading_modules
 
 
 @pytest.fixture
@@ -26,3 +26,16 @@ def test_the_youngest_generation_is_collected_less_often(threshold, before, afte
     gc.set_threshold(*before)
     collect_less_often()
     assert gc.get_threshold() == after
+
+
+def test_modules_load_without_collections_and_stay_out_of_later_ones(threshold):
+    gc.set_threshold(700, 10, 10)
+    with loading_modules():
+        assert not gc.isenabled()
+        made = [[i] for i in range(5_000)]  # past 700: a collection would have reset the count
+        assert gc.get_count()[0] >= 5_000
+    try:
+        assert gc.isenabled() and gc.get_threshold()[0] == GEN0_THRESHOLD
+        assert gc.get_freeze_count() >= len(made)
+    finally:
+        gc.unfreeze()

@@ -304,22 +304,27 @@ def test_a_stream_killed_midway_and_restarted_loses_nothing(kafka_broker):
     assert all(len(v) == 1 for v in ids.values())  # a replayed record carries the id it had before
 
 
+def run_failing_at(topics: Topics, failpoint: str, *extra: str) -> str:
+    """A stream from the earliest offsets whose first two passes through ``failpoint`` fail; waits until the job
+    stops (Prism stops it on a failed bundle) or has committed everything, and returns its output."""
+    os.environ["SMSCORE_FAILPOINTS"] = f"{failpoint}:2"
+    try:
+        proc = start_stream(topics, "--set", "source.start=earliest", *extra)
+    finally:
+        del os.environ["SMSCORE_FAILPOINTS"]
+    deadline = time.monotonic() + 150
+    while proc.poll() is None and topics.committed() != topics.ends() and time.monotonic() < deadline:
+        time.sleep(1)
+    return stop(proc) if proc.poll() is None else proc.output()
+
+
 def test_a_stream_failing_between_produce_and_flush_commits_only_what_is_written(kafka_broker):
     """A failpoint fails the first bundles after their messages are produced and before the flush that confirms
     them: the job stops (Prism), every committed offset below the failure has its output, and the restarted
     stream scores the rest."""
     topics = Topics(kafka_broker, partitions=2)
     topics.produce(400)
-    os.environ["SMSCORE_FAILPOINTS"] = "produce-before-flush:2"
-    try:
-        proc = start_stream(topics, "--set", "source.start=earliest")
-    finally:
-        del os.environ["SMSCORE_FAILPOINTS"]
-    deadline = time.monotonic() + 150
-    while proc.poll() is None and topics.committed() != topics.ends() and time.monotonic() < deadline:
-        time.sleep(1)
-    failed_log = stop(proc) if proc.poll() is None else proc.output()
-    assert "failpoint produce-before-flush" in failed_log
+    assert "failpoint produce-before-flush" in run_failing_at(topics, "produce-before-flush")
     committed = topics.committed()
     written = offsets_of(topics.read(topics.predictions, sum(max(end, 0) for end in committed.values()), 30))
     assert all((p, o) in written for p, end in committed.items() for o in range(max(end, 0))), committed
@@ -511,16 +516,7 @@ def test_exactly_once_a_failure_between_producing_and_committing_repeats_nothing
     runner fails the bundle (Prism: the job, which is started again); aborted messages stay invisible."""
     topics = Topics(kafka_broker, partitions=2)
     topics.produce(400, malformed_every=40)
-    os.environ["SMSCORE_FAILPOINTS"] = "transaction-before-commit:2"
-    try:
-        proc = start_stream(topics, "--set", "source.start=earliest", *EXACTLY_ONCE)
-    finally:
-        del os.environ["SMSCORE_FAILPOINTS"]
-    deadline = time.monotonic() + 150
-    while proc.poll() is None and topics.committed() != topics.ends() and time.monotonic() < deadline:
-        time.sleep(1)
-    failed_log = stop(proc) if proc.poll() is None else proc.output()
-    assert "failpoint transaction-before-commit" in failed_log
+    assert "failpoint transaction-before-commit" in run_failing_at(topics, "transaction-before-commit", *EXACTLY_ONCE)
     proc = start_stream(topics, *EXACTLY_ONCE)
     try:
         wait_for(lambda: topics.committed() == topics.ends(), 150, proc)

@@ -27,7 +27,7 @@ def loading_modules() -> Iterator[None]:
     """Import with the collector off, then set what the imports made aside (``gc.freeze``).
 
     A job imports Beam, pyarrow, gRPC and their kin: hundreds of thousands of objects that live as long as the
-    process. Collecting among them while they load finds nothing and slows start-up (~0.2 s here), and every
+    process. Collecting among them while they load finds nothing and slows start-up (BENCHMARKS.md), and every
     later full collection would traverse them again.
     """
     enabled = gc.isenabled()

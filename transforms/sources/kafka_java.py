@@ -31,7 +31,7 @@ def expansion_service(jar: str, environment: str) -> JavaJarExpansionService:
 
 def to_message(record: Any) -> Message:
     headers = [(h.key, h.value) for h in (getattr(record, "headers", None) or [])]
-    # _make, as from_confluent does: no generated Python __new__ per message.
+    # _make is tuple's own constructor: no generated Python __new__ per message.
     return Message._make(
         (record.topic, record.partition, record.offset, record.timestamp, record.key, record.value, headers or None)
     )

@@ -112,13 +112,12 @@ def poll_batch(
                 if error is not None and error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
             got = [msg for msg in got if msg.error() is None]
-        if got and got[-1].offset() >= stop_before:
+        past_end = bool(got) and got[-1].offset() >= stop_before
+        if past_end:
             got = [msg for msg in got if msg.offset() < stop_before]
-            taken += got
-            break
+        taken += got
         if got:
-            taken += got
             at = got[-1].offset() + 1
-        if at >= stop_before or clock() >= deadline:
+        if past_end or at >= stop_before or clock() >= deadline:
             break
     return MessageBatch.from_confluent(taken)

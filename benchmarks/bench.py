@@ -62,6 +62,8 @@ class Result:
     lost: int = 0
     throttled: int = 0
     endpoint_cpu_s: float = 0.0  # CPU the endpoint process spent serving this contender
+    before_first_s: float = 0.0  # launch to the first successful answer: start-up
+    after_last_s: float = 0.0  # the last successful answer to exit
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -111,7 +113,8 @@ def measure(name: str, rows: int, cmd: list[str], url: str, pid: int) -> tuple[R
             ["/usr/bin/time", "-f", "%M %U %S", "-o", str(timing), *cmd],
             cwd=ROOT, env=ENV, capture_output=True, text=True,
         )  # fmt: skip
-        wall = time.monotonic() - started
+        ended = time.monotonic()
+        wall = ended - started
         output = proc.stdout
         if proc.returncode != 0:
             raise RuntimeError(f"{name} failed (status {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
@@ -130,6 +133,9 @@ def measure(name: str, rows: int, cmd: list[str], url: str, pid: int) -> tuple[R
         throttled=int(answers["answers"].get("ThrottlingException", 0)),
         endpoint_cpu_s=round(_server_cpu_seconds(pid) - endpoint_cpu, 2),
     )
+    if answers["first_ok_monotonic"] is not None:
+        result.before_first_s = round(answers["first_ok_monotonic"] - started, 2)
+        result.after_last_s = round(ended - answers["last_ok_monotonic"], 2)
     return result, output
 
 

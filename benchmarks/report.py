@@ -39,7 +39,8 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         f"against the same local endpoint ({s['latency_ms']} ms fixed latency, no throttling except on the capped",
         "endpoint) and the same generated Parquet input (16 float64 features + an id). Wall time, CPU time and peak",
         "RSS are of the contender's process (GNU `time`); calls/s counts successful calls at the endpoint between",
-        "its first and last success, so process start-up is excluded from it but included in records/s.",
+        "its first and last success, so process start-up is excluded from it but included in records/s; "
+        '"to first answer" is launch to the first successful answer, "after last" the last one to exit.',
         f"Ours and P2, then ours (SingleRecord) and P3, ran {s.get('repeat', 1)} times each, alternating; each row",
         "shows its fastest run (the walls of all runs are in `results.json`), since this shared machine's speed",
         f"drifts by 10-30% between minutes. The contenders run in `{s.get('contender_python', 'the dev venv')}`:",
@@ -51,15 +52,16 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}, apache-beam "
         f"{m['apache_beam']}; {m['os']}. The endpoint shares the 2 cores with the contender.",
         "",
-        "| contender | rows | wall s | CPU s | endpoint CPU s | peak RSS MB | records/s | calls/s | retries "
-        "| lost records |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| contender | rows | wall s | CPU s | endpoint CPU s | peak RSS MB | records/s | calls/s "
+        "| to first answer s | after last s | retries | lost records |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in payload["results"].items():
         lines.append(
             f"| {LABELS.get(name, name)} | {r['rows']:,} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
             f"{r['endpoint_cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['records_per_s']:,.0f} | "
-            f"{r['calls_per_s']:,.1f} | {r['retries']:,} | {r['lost']:,} |"
+            f"{r['calls_per_s']:,.1f} | {r.get('before_first_s', 0.0):.2f} | {r.get('after_last_s', 0.0):.2f} | "
+            f"{r['retries']:,} | {r['lost']:,} |"
         )
     lines += ["", "## Ratios against the targets", "", "| ratio | value | target | |", "|---|---:|---:|---|"]
     for key, (target, what) in TARGETS.items():

@@ -103,6 +103,7 @@ class InvokeSettings(Strict):
     id_namespace: str = Field("smscore", min_length=1, max_length=31, pattern=r"^[\x21-\x7e]+$")
     concurrency: int = Field(16, ge=1, le=1024)
     adaptive_concurrency: bool = True
+    pacing: bool = True  # requests spaced min round trip / concurrency apart (transforms/invoke/pacing.py)
     # direct: boto3's request without its per-call machinery, on an event loop (transforms/invoke/direct_client.py);
     # boto3: its client, on threads.
     client: Literal["direct", "boto3"] = "direct"

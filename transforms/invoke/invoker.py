@@ -1,4 +1,4 @@
-"""One InvokeEndpoint call under the retry policy, the adaptive concurrency limit and the outage breaker."""
+"""One InvokeEndpoint call under the retry policy, the adaptive concurrency limit, pacing and the outage breaker."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from transforms.core.settings import EndpointSettings, InvokeSettings
 from transforms.core.stats import RunStats
 from transforms.invoke.concurrency import AdaptiveLimiter
 from transforms.invoke.outage import OutageBreaker
+from transforms.invoke.pacing import RequestPacer
 from transforms.invoke.rate import RequestRate
 from transforms.invoke.retry import InvokeFailed, RetryPolicy
 
@@ -38,7 +39,7 @@ class Scored:
 
 
 class EndpointInvoker:
-    """One InvokeEndpoint call under the retry policy, the request budget and the adaptive concurrency limit.
+    """One InvokeEndpoint call under the retry policy, the request budget, the adaptive concurrency limit and pacing.
 
     ``client`` has the async form of boto3's contract: ``await client.invoke_endpoint(**params)``
     (:mod:`transforms.invoke.client`). Calls run on the worker's event loop.
@@ -53,12 +54,14 @@ class EndpointInvoker:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate: RequestRate | None = None,
         breaker: OutageBreaker | None = None,
+        pacer: RequestPacer | None = None,
     ) -> None:
         self.client = client
         self.endpoint = endpoint
         self.settings = settings
         self.limiter = limiter
         self.rate = rate
+        self.pacer = pacer
         self.policy = RetryPolicy(settings.retry, sleep=sleep)
         self.breaker = breaker or OutageBreaker(
             settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds
@@ -92,17 +95,21 @@ class EndpointInvoker:
             stats.requests += 1
             epoch = await self.limiter.acquire()
             try:
+                if self.pacer is not None:
+                    await self.pacer.acquire()
                 start = time.perf_counter()
                 response = await self.client.invoke_endpoint(**params)
                 payload = response["Body"].read()
-                latency_ms = (time.perf_counter() - start) * 1000.0
+                latency = time.perf_counter() - start
             finally:
                 self.limiter.release()
             self.limiter.on_success()
+            if self.pacer is not None:
+                self.pacer.observe(latency)
             return (
                 parse_predictions(payload, response.get("ContentType"), expected, self.settings),
                 response,
-                latency_ms,
+                latency * 1000.0,
             )
 
         def on_error(info: ErrorInfo) -> None:

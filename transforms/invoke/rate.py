@@ -19,12 +19,14 @@ class RequestRate:
         per_second: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        min_pause: float = 0.0,
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.interval = 1.0 / per_second
         self._clock = clock
         self._sleep = sleep
+        self._min_pause = min_pause  # a shorter wait is not slept: the caller leaves early, its slot kept
         self._next_free = clock()  # when the next token is due
 
     async def acquire(self) -> float:
@@ -33,6 +35,7 @@ class RequestRate:
         due = max(self._next_free, now)
         self._next_free = due + self.interval
         wait = due - now
-        if wait > 0:
-            await self._sleep(wait)
-        return max(wait, 0.0)
+        if wait <= self._min_pause:
+            return 0.0
+        await self._sleep(wait)
+        return wait

@@ -29,6 +29,7 @@ from transforms.invoke.client import StaticCredentials, make_client
 from transforms.invoke.concurrency import AdaptiveLimiter
 from transforms.invoke.invoker import EndpointInvoker
 from transforms.invoke.outage import OutageBreaker
+from transforms.invoke.pacing import RequestPacer
 from transforms.invoke.progress_sender import ProgressSender
 from transforms.invoke.rate import RequestRate
 from transforms.invoke.scorer import BatchScorer, ScoredBatch, ScoredPart
@@ -59,8 +60,8 @@ class InvokeSpec:
 
 
 class WorkerResources:
-    """What every invoke DoFn instance of a worker process shares: so ``concurrency``, the request budget and
-    the outage count hold per process, however many instances the SDK harness runs. Their requests all run
+    """What every invoke DoFn instance of a worker process shares: so ``concurrency``, the request budget, pacing
+    and the outage count hold per process, however many instances the SDK harness runs. Their requests all run
     on one event loop."""
 
     def __init__(self, spec: InvokeSpec) -> None:
@@ -72,6 +73,7 @@ class WorkerResources:
         self.limiter = AdaptiveLimiter(settings.concurrency, settings.adaptive_concurrency)
         self.breaker = OutageBreaker(settings.retry.abort_after_endpoint_failures, settings.retry.outage_seconds)
         self.rate = RequestRate(spec.requests_per_second) if spec.requests_per_second else None
+        self.pacer = RequestPacer(self.limiter) if settings.pacing else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +100,13 @@ class InvokeEndpointFn(beam.DoFn):
         shared = self._resources
         self._scorer = BatchScorer(
             EndpointInvoker(
-                shared.client, spec.endpoint, spec.settings, shared.limiter, rate=shared.rate, breaker=shared.breaker
+                shared.client,
+                spec.endpoint,
+                spec.settings,
+                shared.limiter,
+                rate=shared.rate,
+                breaker=shared.breaker,
+                pacer=shared.pacer,
             ),
             BatchPlanner(spec.settings, spec.key_columns),
             prediction_schema=spec.prediction_schema,

@@ -116,6 +116,20 @@ def test_the_request_budget_is_taken_before_every_attempt_and_its_waits_count_as
     assert batch.stats.throttled_ms == round(sum(waits) * 1000) == 300
 
 
+def test_requests_are_paced_by_the_round_trips_of_successful_calls_only():
+    from transforms.invoke.pacing import RequestPacer
+
+    now = [0.0]
+    waits = Slept()
+    client = StubClient([service_error("ServiceUnavailable", 503)])
+    s, _ = scorer(client, max_records=2)
+    s.invoker.pacer = pacer = RequestPacer(s.invoker.limiter, clock=lambda: now[0], sleep=waits)
+    batch = score(s, table([1.0, 2.0, 3.0, 4.0]))
+    assert batch.stats.predictions_out == 4 and len(client.calls) == 3
+    assert math.isfinite(pacer.min_rtt)  # the answers were seen
+    assert pacer.spacing == pytest.approx(pacer.min_rtt / s.invoker.limiter.limit)
+
+
 @pytest.mark.parametrize(
     ("on_poison", "error_class", "attempts"),
     [("model_error", "ModelError", 2), ("stall", "NetworkError", 2), ("short_answer", "BadResponse", 1)],

@@ -22,7 +22,7 @@ from transforms.core.settings import InvokeSettings
 
 _NEWLINE = ord("\n")
 _NO_POSITIONS = pa.array([], pa.int64())
-_ENCODE_ROWS = 512  # rows per formatting call (see _csv_lines)
+_COMMA = ord(",")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,19 +68,33 @@ def _finite_float_matrix(table: pa.Table) -> np.ndarray | None:
     return matrix if np.isfinite(matrix).all() else None
 
 
-def _csv_lines(table: pa.Table, matrix: np.ndarray | None) -> tuple[bytes, dict[int, str]]:
-    """One CSV line per row, no header; numbers in their shortest round-trip form; and the refused rows.
+def _float_csv(matrix: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Finite float64 rows as CSV lines, numbers in their shortest round-trip form, and the lines' offsets.
 
-    Float64 features (the common case) go through orjson's float formatting, faster than
-    Arrow's CSV writer (BENCHMARKS.md); other types, nulls and NaN/inf through Arrow's writer. Text that
-    CSV cannot carry unquoted (a comma, quote or line break; bytes that are not UTF-8) refuses
+    One orjson call formats every value as one flat JSON array, faster than Arrow's CSV writer
+    (BENCHMARKS.md); the commas that end a row then become line breaks in place, and their positions are
+    the line offsets, so the buffer is neither searched again nor copied per row.
+    """
+    rows, width = matrix.shape
+    if not rows:
+        return b"", np.zeros(1, np.int64)
+    flat = orjson.dumps(matrix.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
+    text = bytearray(memoryview(flat)[1:])  # "[" dropped; the closing "]" becomes the last line's break
+    cells = np.frombuffer(text, np.uint8)
+    ends = np.flatnonzero(cells == _COMMA)[width - 1 :: width]
+    cells[ends] = _NEWLINE
+    cells[-1] = _NEWLINE
+    offsets = np.empty(rows + 1, np.int64)
+    offsets[0], offsets[1:rows], offsets[rows] = 0, ends + 1, len(text)
+    return bytes(text), offsets
+
+
+def _csv_text(table: pa.Table) -> tuple[bytes, dict[int, str]]:
+    """One CSV line per row through Arrow's writer (any type, nulls, NaN/inf), no header; and the refused rows.
+
+    Text that CSV cannot carry unquoted (a comma, quote or line break; bytes that are not UTF-8) refuses
     its row alone: the row is written empty and never sent.
     """
-    if matrix is not None:
-        # In slices: one call over a whole table holds the GIL for ~9 ms, and the worker's event loop,
-        # which sends and reads the requests, would wait that long (BENCHMARKS.md).
-        slices = (matrix[i : i + _ENCODE_ROWS] for i in range(0, len(matrix), _ENCODE_ROWS))
-        return b"".join(_float_lines(rows) for rows in slices), {}
     refused: dict[int, str] = {}
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
@@ -95,10 +109,6 @@ def _csv_lines(table: pa.Table, matrix: np.ndarray | None) -> tuple[bytes, dict[
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     pacsv.write_csv(pa.Table.from_arrays(columns, names=table.column_names), out, write_options=options)
     return out.getvalue(), refused
-
-
-def _float_lines(matrix: np.ndarray) -> bytes:
-    return orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].replace(b"],[", b"\n") + b"\n"
 
 
 def _as_text(values: pa.Array, name: str, refused: dict[int, str]) -> pa.Array:
@@ -165,8 +175,12 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
     features = table.select(settings.feature_columns)
     matrix = _finite_float_matrix(features)
     if settings.serializer == "csv" or matrix is not None:
-        csv, refused = _csv_lines(features, matrix) if n else (b"", {})
-        offsets = _line_offsets(csv, n)
+        refused: dict[int, str] = {}
+        if matrix is not None:
+            csv, offsets = _float_csv(matrix)
+        else:
+            csv, refused = _csv_text(features) if n else (b"", {})
+            offsets = _line_offsets(csv, n)
         if settings.serializer == "csv":
             return EncodedRecords(buffer=csv, offsets=offsets, refused=refused)
         # Finite float64 features: the JSON forms wrap each CSV line in brackets, two more bytes per

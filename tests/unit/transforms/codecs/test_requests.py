@@ -35,6 +35,17 @@ def test_csv_numbers_read_back_exactly():
     assert lines[0].startswith(b"-0.0,")
 
 
+@pytest.mark.parametrize("width", [1, 2, 16])
+@pytest.mark.parametrize("rows", [1, 2, 1000])
+def test_each_float_record_is_its_own_csv_line(width, rows):
+    values = np.random.default_rng(rows * width).normal(size=(rows, width)) * 10.0 ** np.arange(width)
+    table = pa.table({f"c{i}": values[:, i] for i in range(width)})
+    enc = encode(table, InvokeSettings(feature_columns=table.column_names))
+    assert enc.offsets[0] == 0 and enc.offsets[-1] == len(enc.buffer) and len(enc) == rows
+    for i in (0, rows // 2, rows - 1):
+        assert enc.record(i) == (",".join(map(repr, values[i].tolist())) + "\n").encode()
+
+
 @pytest.mark.parametrize(
     ("column", "expected"),
     [

@@ -22,6 +22,17 @@ class Slept(list[float]):
         self.append(seconds)
 
 
+class Clock:
+    """An injected clock that stands still, and its sleep (:class:`Slept`): time moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleep = self.slept = Slept()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def model_error(original_status: int) -> ClientError:
     return ClientError(
         {

@@ -4,19 +4,8 @@ import asyncio
 
 import pytest
 
+from tests.unit.transforms.invoke.stub_client import Clock
 from transforms.invoke.rate import RequestRate
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
 
 
 def take(rate: RequestRate, times: int) -> list[float]:

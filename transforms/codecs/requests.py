@@ -29,7 +29,7 @@ _COMMA = ord(",")
 class EncodedRecords:
     """Records laid end to end: record ``i`` is ``buffer[offsets[i]:offsets[i + 1]]``."""
 
-    buffer: bytes
+    buffer: bytes | bytearray  # bodies are cut from it as bytes
     offsets: np.ndarray  # int64, len = records + 1
     prefix: bytes = b""
     suffix: bytes = b""
@@ -41,7 +41,7 @@ class EncodedRecords:
 
     def body(self, start: int, stop: int) -> bytes:
         end = int(self.offsets[stop]) - self.trim
-        return self.prefix + self.buffer[int(self.offsets[start]) : end] + self.suffix
+        return b"".join((self.prefix, memoryview(self.buffer)[int(self.offsets[start]) : end], self.suffix))
 
     def body_size(self, start: int, stop: int) -> int:
         return int(self.offsets[stop] - self.offsets[start]) - self.trim + len(self.prefix) + len(self.suffix)
@@ -68,7 +68,7 @@ def _finite_float_matrix(table: pa.Table) -> np.ndarray | None:
     return matrix if np.isfinite(matrix).all() else None
 
 
-def _float_csv(matrix: np.ndarray) -> tuple[bytes, np.ndarray]:
+def _float_csv(matrix: np.ndarray) -> tuple[bytes | bytearray, np.ndarray]:
     """Finite float64 rows as CSV lines, numbers in their shortest round-trip form, and the lines' offsets.
 
     One orjson call formats every value as one flat JSON array, faster than Arrow's CSV writer
@@ -80,13 +80,14 @@ def _float_csv(matrix: np.ndarray) -> tuple[bytes, np.ndarray]:
         return b"", np.zeros(1, np.int64)
     flat = orjson.dumps(matrix.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
     text = bytearray(memoryview(flat)[1:])  # "[" dropped; the closing "]" becomes the last line's break
+    del flat
     cells = np.frombuffer(text, np.uint8)
     ends = np.flatnonzero(cells == _COMMA)[width - 1 :: width]
     cells[ends] = _NEWLINE
     cells[-1] = _NEWLINE
     offsets = np.empty(rows + 1, np.int64)
     offsets[0], offsets[1:rows], offsets[rows] = 0, ends + 1, len(text)
-    return bytes(text), offsets
+    return text, offsets
 
 
 def _csv_text(table: pa.Table) -> tuple[bytes, dict[int, str]]:
@@ -176,11 +177,12 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
     matrix = _finite_float_matrix(features)
     if settings.serializer == "csv" or matrix is not None:
         refused: dict[int, str] = {}
+        csv: bytes | bytearray
         if matrix is not None:
             csv, offsets = _float_csv(matrix)
         else:
-            csv, refused = _csv_text(features) if n else (b"", {})
-            offsets = _line_offsets(csv, n)
+            text, refused = _csv_text(features) if n else (b"", {})
+            csv, offsets = text, _line_offsets(text, n)
         if settings.serializer == "csv":
             return EncodedRecords(buffer=csv, offsets=offsets, refused=refused)
         # Finite float64 features: the JSON forms wrap each CSV line in brackets, two more bytes per

@@ -19,7 +19,7 @@ def settings(**kw):
 def test_csv_encodes_once_and_slices_requests():
     enc = encode(TABLE, settings())
     assert len(enc) == 3
-    assert enc.body(0, 3) == b"1.5,0.0\n2.0,1.0\n-3.25,2.0\n"
+    assert enc.body(0, 3) == b"1.5,0.0\n2.0,1.0\n-3.25,2.0\n" and type(enc.body(0, 3)) is bytes
     assert enc.body(1, 3) == b"2.0,1.0\n-3.25,2.0\n"
     assert enc.record(2) == b"-3.25,2.0\n"
     assert enc.body_size(0, 2) == len(enc.body(0, 2))

@@ -54,7 +54,7 @@ class RequestPacer:
         """A successful call's round trip."""
         now = self._clock()
         if now - self._since >= self._half:
-            # A half-window with no call at all between them leaves nothing to keep.
+            # The half-window that ends becomes the previous one, unless a silence longer than both ended it.
             self._previous = self._current if now - self._since < 2 * self._half else math.inf
             self._current = math.inf
             self._since = now

@@ -51,7 +51,7 @@ class EncodedRecords:
         return self.body(i, i + 1)
 
 
-def _line_offsets(buffer: bytes, expected: int) -> np.ndarray:
+def _line_offsets(buffer: bytes | bytearray, expected: int) -> np.ndarray:
     ends = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == _NEWLINE) + 1
     if len(ends) != expected:
         raise ValueError(f"encoded {len(ends)} lines for {expected} records; a feature value contains a newline")
@@ -68,7 +68,7 @@ def _finite_float_matrix(table: pa.Table) -> np.ndarray | None:
     return matrix if np.isfinite(matrix).all() else None
 
 
-def _float_csv(matrix: np.ndarray) -> tuple[bytes | bytearray, np.ndarray]:
+def _float_csv(matrix: np.ndarray) -> tuple[bytearray, np.ndarray]:
     """Finite float64 rows as CSV lines, numbers in their shortest round-trip form, and the lines' offsets.
 
     One orjson call formats every value as one flat JSON array, faster than Arrow's CSV writer
@@ -77,7 +77,7 @@ def _float_csv(matrix: np.ndarray) -> tuple[bytes | bytearray, np.ndarray]:
     """
     rows, width = matrix.shape
     if not rows:
-        return b"", np.zeros(1, np.int64)
+        return bytearray(), np.zeros(1, np.int64)
     flat = orjson.dumps(matrix.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
     text = bytearray(memoryview(flat)[1:])  # "[" dropped; the closing "]" becomes the last line's break
     del flat
@@ -176,13 +176,13 @@ def encode(table: pa.Table, settings: InvokeSettings) -> EncodedRecords:
     features = table.select(settings.feature_columns)
     matrix = _finite_float_matrix(features)
     if settings.serializer == "csv" or matrix is not None:
-        refused: dict[int, str] = {}
         csv: bytes | bytearray
+        refused: dict[int, str] = {}
         if matrix is not None:
             csv, offsets = _float_csv(matrix)
         else:
-            text, refused = _csv_text(features) if n else (b"", {})
-            csv, offsets = text, _line_offsets(text, n)
+            csv, refused = _csv_text(features) if n else (b"", {})
+            offsets = _line_offsets(csv, n)
         if settings.serializer == "csv":
             return EncodedRecords(buffer=csv, offsets=offsets, refused=refused)
         # Finite float64 features: the JSON forms wrap each CSV line in brackets, two more bytes per
